@@ -1,0 +1,69 @@
+# Two commands matter: `make book` and `make test`. Both set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= default
+CH ?=
+PARAMS ?=
+PORT ?= 8000
+# Mirror directory for offline data preparation (empty: download from OpenML).
+DATA_MIRROR ?= $(CONTEXTURE_DATA_MIRROR)
+DATA_FLAGS := $(if $(DATA_MIRROR),--mirror $(DATA_MIRROR),)
+
+.PHONY: help setup browser data book smoke chapter test lint bench serve clean
+
+help:
+	@echo "make book      set up, prepare data, execute every chapter (profile default), build HTML"
+	@echo "make test      set up, prepare data, run the whole test suite (smoke book + browser)"
+	@echo "make smoke     the book with the smoke profile (into build/smoke/_build/html)"
+	@echo "make chapter CH=<name> PROFILE=<p> PARAMS=\"-p key value ...\"   one chapter"
+	@echo "make data      prepare the datasets (DATA_MIRROR=dir imports from a local mirror)"
+	@echo "make serve     serve book/_build/html on 127.0.0.1:$(PORT)"
+	@echo "make bench     run the spectral solver benchmark"
+	@echo "make clean     remove build outputs (keeps .venv and data/)"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Debian chromium for the browser test (installed when missing and we are root).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: install Debian's chromium package for the browser test"; fi; \
+	fi
+
+data: setup
+	$(PY) -m data_scripts.prepare $(DATA_FLAGS)
+
+book: setup data
+	$(PY) -m contexture.pipeline build --profile default
+
+smoke: setup data
+	$(PY) -m contexture.pipeline build --profile smoke
+
+chapter: setup
+	@test -n "$(CH)" || { echo "usage: make chapter CH=<name> PROFILE=<profile> PARAMS=\"-p key value\""; \
+	  $(PY) -m contexture.pipeline list; exit 2; }
+	$(PY) -m contexture.pipeline chapter $(CH) --profile $(PROFILE) $(PARAMS)
+
+test: setup browser data
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check contexture data_scripts tests benchmarks
+
+bench: setup
+	$(PY) benchmarks/bench_spectra.py
+
+serve:
+	$(PY) -m http.server --bind 127.0.0.1 --directory book/_build/html $(PORT)
+
+clean:
+	rm -rf build book/_build .pytest_cache

@@ -1,0 +1,98 @@
+"""Argument validation shared by the whole library.
+
+Every public function validates its inputs *before* any long computation and raises a
+:class:`ValueError` (or :class:`TypeError`) whose message names the argument, the bad
+value and what is allowed, e.g. ``"k must be an integer in [1, 99], got 0"``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_choice",
+    "check_float",
+    "check_int",
+    "check_matrix",
+    "check_probability_vector",
+]
+
+
+def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    lo_s = "-inf" if lo is None else repr(lo)
+    hi_s = "inf" if hi is None else repr(hi)
+    return f"{left}{lo_s}, {hi_s}{right}"
+
+
+def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
+    """Return ``value`` as an ``int`` if it is an integer in ``[lo, hi]``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer in {_range_text(lo, hi, False, False)}, "
+                        f"got {value!r} of type {type(value).__name__}")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{name} must be an integer in {_range_text(lo, hi, False, False)}, got {v}")
+    return v
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> float:
+    """Return ``value`` as a finite ``float`` in the stated interval, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in {_range_text(lo, hi, lo_open, hi_open)}, "
+                        f"got {value!r} of type {type(value).__name__}")
+    v = float(value)
+    bad = not np.isfinite(v)
+    if lo is not None:
+        bad |= v <= lo if lo_open else v < lo
+    if hi is not None:
+        bad |= v >= hi if hi_open else v > hi
+    if bad:
+        raise ValueError(f"{name} must be a finite number in "
+                         f"{_range_text(lo, hi, lo_open, hi_open)}, got {v!r}")
+    return v
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise listing the allowed values."""
+    allowed = list(choices)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def check_matrix(name: str, value: Any, *, ndim: int = 2, nonnegative: bool = False) -> np.ndarray:
+    """Return ``value`` as a finite float64 array with ``ndim`` dimensions, else raise."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
+    if nonnegative and np.any(arr < 0):
+        i = np.unravel_index(np.argmin(arr), arr.shape)
+        raise ValueError(f"{name} must be nonnegative, got {arr[i]!r} at index {tuple(int(j) for j in i)}")
+    return arr
+
+
+def check_probability_vector(name: str, value: Any, *, atol: float = 1e-9) -> np.ndarray:
+    """Return ``value`` as a 1-D float64 probability vector (nonnegative, sums to 1), else raise."""
+    p = check_matrix(name, value, ndim=1, nonnegative=True)
+    total = float(p.sum())
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name} must sum to 1 (tolerance {atol}), got sum {total!r}")
+    return p

@@ -1,0 +1,87 @@
+"""Assemble executed notebooks into a Jupyter Book source tree and build the HTML."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .execute import Layout, RunRecord
+from .provenance import environment_summary, git_commit
+
+__all__ = ["STATUS_MARKER", "stage_book", "build_html", "status_markdown"]
+
+STATUS_MARKER = "<!-- status-table -->"
+
+
+def status_markdown(records: list[RunRecord], profile: str) -> str:
+    """The status page's tables: one row per chapter, then the environment."""
+    lines = [
+        f"Built with profile **`{profile}`** at commit **`{git_commit()}`**.",
+        "",
+        "| chapter | profile | status | runtime (s) | executed at (UTC) | commit |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for r in sorted(records, key=lambda r: r.chapter):
+        status = "✅ executed" if r.status == "executed" else "♻️ cached (unchanged)"
+        lines.append(f"| [{r.chapter}](chapters/{r.chapter}.ipynb) | `{r.profile}` | {status} | "
+                     f"{r.runtime_s:.1f} | {r.executed_at} | `{r.commit}` |")
+    total = sum(r.runtime_s for r in records)
+    lines += ["", f"Total execution time of the chapters: **{total:.1f} s**.", ""]
+    env = environment_summary()
+    lines += ["| software | version |", "|---|---|",
+              f"| Python | {env['python']} |", f"| platform | {env['platform']} |"]
+    lines += [f"| {k} | {v} |" for k, v in env["packages"].items()]  # type: ignore[union-attr]
+    return "\n".join(lines) + "\n"
+
+
+def stage_book(layout: Layout, records: list[RunRecord], profile: str) -> Path:
+    """Copy the book sources into ``<build>/src`` with chapters replaced by executed notebooks."""
+    src = layout.build_dir / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    executed = {r.chapter: Path(r.notebook) for r in records}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skip = {"_build", "params", "__pycache__", ".ipynb_checkpoints"}
+        if Path(directory).resolve() == (layout.book_dir / "chapters").resolve():
+            skip |= {f"{stem}.md" for stem in executed}
+        return skip & set(names)
+
+    shutil.copytree(layout.book_dir, src, ignore=ignore)
+    for name, nb in executed.items():
+        shutil.copyfile(nb, src / "chapters" / f"{name}.ipynb")
+
+    config_path = src / "_config.yml"
+    config = yaml.safe_load(config_path.read_text())
+    html = config.setdefault("html", {})
+    html["extra_footer"] = (
+        f'<p class="build-info">Built from commit <code>{git_commit()}</code> '
+        f"with profile <code>{profile}</code>.</p>"
+    )
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+    status = src / "status.md"
+    if status.exists():
+        text = status.read_text()
+        status.write_text(text.replace(STATUS_MARKER, status_markdown(records, profile)))
+    return src
+
+
+def build_html(src: Path, path_output: Path, *, log=print) -> Path:
+    """Run ``jupyter-book build -W -n --keep-going`` (execution off); return the HTML dir."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(src),
+           "--path-output", str(path_output), "-W", "-n", "--keep-going", "--all"]
+    log("$ " + " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-20000:] + proc.stderr[-20000:])
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); "
+                           "warnings are errors in this book, see the output above")
+    html = path_output / "_build" / "html"
+    log(f"HTML: {html / 'index.html'}")
+    return html

@@ -1,0 +1,29 @@
+"""Shared fixtures: the project root and a smoke-profile build of the real book."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def smoke_html() -> Path:
+    """Build the whole book with the smoke profile (cached chapters are not re-executed)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "contexture.pipeline", "build", "--profile", "smoke"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, f"smoke build failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
+    html = ROOT / "build" / "smoke" / "_build" / "html"
+    assert (html / "index.html").exists()
+    return html
