@@ -33,11 +33,13 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool
 def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
     """Return ``value`` as an ``int`` if it is an integer in ``[lo, hi]``, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer in {_range_text(lo, hi, False, False)}, "
+        allowed = _range_text(lo, hi, False, False)
+        raise TypeError(f"{name} must be an integer in {allowed}, "
                         f"got {value!r} of type {type(value).__name__}")
     v = int(value)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be an integer in {_range_text(lo, hi, False, False)}, got {v}")
+        allowed = _range_text(lo, hi, False, False)
+        raise ValueError(f"{name} must be an integer in {allowed}, got {v}")
     return v
 
 
@@ -52,7 +54,8 @@ def check_float(
 ) -> float:
     """Return ``value`` as a finite ``float`` in the stated interval, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in {_range_text(lo, hi, lo_open, hi_open)}, "
+        allowed = _range_text(lo, hi, lo_open, hi_open)
+        raise TypeError(f"{name} must be a real number in {allowed}, "
                         f"got {value!r} of type {type(value).__name__}")
     v = float(value)
     bad = not np.isfinite(v)
@@ -85,7 +88,8 @@ def check_matrix(name: str, value: Any, *, ndim: int = 2, nonnegative: bool = Fa
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     if nonnegative and np.any(arr < 0):
         i = np.unravel_index(np.argmin(arr), arr.shape)
-        raise ValueError(f"{name} must be nonnegative, got {arr[i]!r} at index {tuple(int(j) for j in i)}")
+        where = tuple(int(j) for j in i)
+        raise ValueError(f"{name} must be nonnegative, got {arr[i]!r} at index {where}")
     return arr
 
 

@@ -20,7 +20,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     """
     seed = check_int("seed", seed, lo=0, hi=2**32 - 1)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeds third-party code that uses the legacy API
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     try:
         import torch

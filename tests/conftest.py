@@ -23,7 +23,8 @@ def smoke_html() -> Path:
         [sys.executable, "-m", "contexture.pipeline", "build", "--profile", "smoke"],
         cwd=ROOT, capture_output=True, text=True,
     )
-    assert proc.returncode == 0, f"smoke build failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
+    tail = f"{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
+    assert proc.returncode == 0, f"smoke build failed:\n{tail}"
     html = ROOT / "build" / "smoke" / "_build" / "html"
     assert (html / "index.html").exists()
     return html

@@ -156,7 +156,8 @@ def parse_parameters_cell(source: str, *, chapter: str = "?") -> dict[str, Param
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        raise ParameterError(f"chapter {chapter!r}: parameters cell is not valid Python: {exc}")
+        raise ParameterError(f"chapter {chapter!r}: parameters cell is not valid Python: {exc}"
+                             ) from None
     comments = _line_comments(source)
     specs: dict[str, ParamSpec] = {}
     for node in tree.body:
