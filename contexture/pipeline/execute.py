@@ -131,12 +131,12 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 def _parameters_box(params: dict[str, Any], profile: str, chapter: str) -> str:
     rows = "\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in params.items())
     return (
-        f"```{{admonition}} Parameters used (profile `{profile}`, commit `{git_commit()}`)\n"
+        f":::{{admonition}} Parameters used (profile {profile}, commit {git_commit()})\n"
         ":class: dropdown\n\n"
         "| parameter | value |\n|---|---|\n"
         f"{rows}\n\n"
         f"Re-run this chapter: `make chapter CH={chapter} PROFILE={profile} "
-        'PARAMS="-p name value"`.\n```'
+        'PARAMS="-p name value"`.\n:::'
     )
 
 
