@@ -1,0 +1,67 @@
+r"""Correlations between :math:`\tau` and the actual error (Table 1, experiment E6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.spatial.distance import cdist
+
+from .._checks import check_matrix
+
+__all__ = ["distance_correlation", "pearson"]
+
+
+def _vectors(x: Any, y: Any, ndim_max: int) -> tuple[np.ndarray, np.ndarray]:
+    out = []
+    for name, v in (("x", x), ("y", y)):
+        arr = np.asarray(v, dtype=np.float64)
+        if arr.ndim == 1 or ndim_max == 1:
+            arr = check_matrix(name, arr, ndim=1)[:, None]
+        else:
+            arr = check_matrix(name, arr, ndim=2)
+        out.append(arr)
+    a, b = out
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"x and y must have the same number of samples, got {a.shape[0]} "
+                         f"and {b.shape[0]}")
+    if a.shape[0] < 2:
+        raise ValueError(f"x and y need at least 2 samples, got {a.shape[0]}")
+    return a, b
+
+
+def pearson(x: Any, y: Any) -> float:
+    """Pearson correlation of two 1-D samples (Table 1, column "Pearson"; chapter *Does tau
+    predict the error?*, experiment E6). Raises if either sample is constant."""
+    a, b = _vectors(x, y, 1)
+    a, b = a[:, 0] - a.mean(), b[:, 0] - b.mean()
+    na, nb = np.sqrt(a @ a), np.sqrt(b @ b)
+    for name, nv in (("x", na), ("y", nb)):
+        if nv == 0.0:
+            raise ValueError(f"{name} must not be constant (Pearson correlation undefined)")
+    return float(np.clip(a @ b / (na * nb), -1.0, 1.0))
+
+
+def _double_centred(v: np.ndarray) -> np.ndarray:
+    d = cdist(v, v)
+    return d - d.mean(axis=0, keepdims=True) - d.mean(axis=1, keepdims=True) + d.mean()
+
+
+def distance_correlation(x: Any, y: Any) -> float:
+    r"""Distance correlation :math:`\mathrm{dCor}(x,y)\in[0,1]` (Székely, Rizzo & Bakirov 2007).
+
+    The V-statistic (biased) version:
+    :math:`\mathrm{dCor}^2=\mathrm{dCov}^2(x,y)/\sqrt{\mathrm{dVar}^2(x)\,\mathrm{dVar}^2(y)}`
+    from double-centred Euclidean distance matrices; returns :math:`\mathrm{dCor}` (the square
+    root), as ``dcor.distance_correlation`` does. ``x`` and ``y`` are 1-D, or 2-D with rows as
+    samples. :math:`O(n^2)` memory. Table 1, column "Dist. corr" (chapter *Does tau predict the
+    error?*, experiment E6). Raises if either sample is constant.
+    """
+    a, b = _vectors(x, y, 2)
+    A, B = _double_centred(a), _double_centred(b)
+    dcov2 = float((A * B).mean())
+    va, vb = float((A * A).mean()), float((B * B).mean())
+    for name, v in (("x", va), ("y", vb)):
+        if v <= 0.0:
+            raise ValueError(f"{name} must not be constant (distance correlation undefined)")
+    return float(np.sqrt(np.clip(dcov2 / np.sqrt(va * vb), 0.0, 1.0)))
