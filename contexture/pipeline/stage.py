@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .execute import Layout, RunRecord
+from .execute import Layout, RunRecord, discover_chapters
 from .provenance import environment_summary, git_commit
 
 __all__ = ["STATUS_MARKER", "stage_book", "build_html", "status_markdown"]
@@ -38,6 +38,38 @@ def status_markdown(records: list[RunRecord], profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _filter_toc(toc_path: Path, src: Path) -> None:
+    """Drop table-of-contents entries whose page is absent (e.g. a build of a few chapters)."""
+    toc = yaml.safe_load(toc_path.read_text())
+
+    def present(entry: dict) -> bool:
+        return "file" not in entry or any(
+            (src / f"{entry['file']}{ext}").exists() for ext in (".md", ".ipynb"))
+
+    def prune(entries: list[dict]) -> list[dict]:
+        kept = []
+        for entry in entries:
+            if not present(entry):
+                continue
+            for key in ("sections", "chapters"):
+                if key in entry:
+                    entry[key] = prune(entry[key])
+            kept.append(entry)
+        return kept
+
+    for key in ("chapters", "sections"):
+        if key in toc:
+            toc[key] = prune(toc[key])
+    if "parts" in toc:
+        parts = []
+        for part in toc["parts"]:
+            part["chapters"] = prune(part.get("chapters", []))
+            if part["chapters"]:
+                parts.append(part)
+        toc["parts"] = parts
+    toc_path.write_text(yaml.safe_dump(toc, sort_keys=False))
+
+
 def stage_book(layout: Layout, records: list[RunRecord], profile: str) -> Path:
     """Copy the book sources into ``<build>/src`` with chapters replaced by executed notebooks."""
     src = layout.build_dir / "src"
@@ -48,12 +80,15 @@ def stage_book(layout: Layout, records: list[RunRecord], profile: str) -> Path:
     def ignore(directory: str, names: list[str]) -> set[str]:
         skip = {"_build", "params", "__pycache__", ".ipynb_checkpoints"}
         if Path(directory).resolve() == (layout.book_dir / "chapters").resolve():
-            skip |= {f"{stem}.md" for stem in executed}
+            # every executable chapter source is replaced by its executed notebook, or left out
+            skip |= {f"{stem}.md" for stem in discover_chapters(layout.book_dir)}
         return skip & set(names)
 
     shutil.copytree(layout.book_dir, src, ignore=ignore)
     for name, nb in executed.items():
         shutil.copyfile(nb, src / "chapters" / f"{name}.ipynb")
+
+    _filter_toc(src / "_toc.yml", src)
 
     config_path = src / "_config.yml"
     config = yaml.safe_load(config_path.read_text())
