@@ -67,10 +67,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 1
     if args.no_html:
         return 0
-    src = stage_book(layout, records, args.profile)
     default_out = Path(args.root) / ("book" if args.profile == "default" and not overrides
                                      else layout.build_dir.relative_to(Path(args.root).resolve()))
-    build_html(src, Path(args.path_output) if args.path_output else default_out)
+    out = Path(args.path_output).resolve() if args.path_output else default_out
+    # A build into its own output folder also stages its sources there (parallel builds).
+    src = stage_book(layout, records, args.profile,
+                     src=out / "_src" if args.path_output else None)
+    build_html(src, out)
     return 0
 
 

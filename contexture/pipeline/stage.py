@@ -70,9 +70,10 @@ def _filter_toc(toc_path: Path, src: Path) -> None:
     toc_path.write_text(yaml.safe_dump(toc, sort_keys=False))
 
 
-def stage_book(layout: Layout, records: list[RunRecord], profile: str) -> Path:
-    """Copy the book sources into ``<build>/src`` with chapters replaced by executed notebooks."""
-    src = layout.build_dir / "src"
+def stage_book(layout: Layout, records: list[RunRecord], profile: str,
+               src: Path | None = None) -> Path:
+    """Copy the book sources into ``src`` (default ``<build>/src``), chapters executed."""
+    src = src or layout.build_dir / "src"
     if src.exists():
         shutil.rmtree(src)
     executed = {r.chapter: Path(r.notebook) for r in records}
