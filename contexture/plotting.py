@@ -20,10 +20,12 @@ def use_style() -> None:
                       "axes.titlesize": "medium", "svg.hashsalt": "contexture"})
 
 
-def savefig(fig: plt.Figure, name: str) -> Path:
-    """Save ``fig`` as ``<name>.png`` in ``$CONTEXTURE_FIGURES_DIR`` (default ``./figures``)."""
+def savefig(fig: plt.Figure, name: str) -> None:
+    """Save ``fig`` as ``<name>.png`` in ``$CONTEXTURE_FIGURES_DIR`` (default ``./figures``).
+
+    Returns nothing, so that a cell ending with ``savefig(...)`` shows only the figure.
+    """
     out = Path(os.environ.get("CONTEXTURE_FIGURES_DIR", "figures"))
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
     fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
-    return path

@@ -27,7 +27,7 @@ import numpy as np
 
 from .pipeline.provenance import environment_summary, git_commit
 
-__all__ = ["Run", "start", "record", "verify", "current", "load"]
+__all__ = ["Check", "Recorded", "Run", "start", "record", "verify", "current", "load"]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -117,7 +117,8 @@ def record(key: str, value: Any, *, paper: Any = None, tol: float | None = None,
     """Record ``value`` under ``key`` (and the paper's value, if any) and glue it for the prose.
 
     The glued names are ``key`` and, when ``paper`` is given, ``key + "_paper"``. Returns
-    ``value`` so that it can be used inline.
+    ``value`` so that it can be used inline (a float comes back as a :class:`Recorded` float,
+    which displays as ``key = value``).
     """
     if not _KEY.match(key):
         raise ValueError(f"key must match {_KEY.pattern} (lower-case, digits, underscores), "
@@ -130,11 +131,52 @@ def record(key: str, value: Any, *, paper: Any = None, tol: float | None = None,
         _glue(key, _plain(value))
         if paper is not None:
             _glue(f"{key}_paper", _plain(paper))
+    if isinstance(value, float | np.floating) and not isinstance(value, Check | Recorded):
+        return Recorded(float(value), key, paper)
     return value
 
 
+class Recorded(float):
+    """A recorded scalar; behaves as a float and displays as ``key = value (paper: …)``."""
+
+    key: str
+    paper: Any
+
+    def __new__(cls, value: float, key: str, paper: Any) -> Recorded:
+        obj = super().__new__(cls, value)
+        obj.key, obj.paper = key, paper
+        return obj
+
+    def __repr__(self) -> str:
+        paper = f" (paper: {self.paper})" if self.paper is not None else ""
+        return f"{self.key} = {float(self):.6g}{paper}"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+class Check(float):
+    """The discrepancy of a passed check; displays as a one-line verdict in a notebook."""
+
+    key: str
+    tol: float
+    note: str | None
+
+    def __new__(cls, value: float, key: str, tol: float, note: str | None) -> Check:
+        obj = super().__new__(cls, value)
+        obj.key, obj.tol, obj.note = key, tol, note
+        return obj
+
+    def __repr__(self) -> str:
+        what = f" ({self.note})" if self.note else ""
+        return f"✔ {self.key}: discrepancy {float(self):.2e} ≤ tolerance {self.tol:.0e}{what}"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
 def verify(key: str, lhs: Any, rhs: Any, *, tol: float, note: str | None = None,
-           relative: bool = False) -> float:
+           relative: bool = False) -> Check:
     """Assert ``|lhs − rhs| ≤ tol`` (max over entries; relative to ``|rhs|`` if asked).
 
     Records the discrepancy under ``key`` (glued, e.g. ``{glue:text}`key:.1e```) plus both sides
@@ -156,7 +198,7 @@ def verify(key: str, lhs: Any, rhs: Any, *, tol: float, note: str | None = None,
     if not err <= tol:
         raise AssertionError(f"check {key!r} failed: discrepancy {err:.3e} exceeds tolerance "
                              f"{tol:.1e}" + (f" ({note})" if note else ""))
-    return err
+    return Check(err, key, tol, note)
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -38,3 +38,10 @@ def test_keys_are_validated(tmp_path):
     results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
     with pytest.raises(ValueError, match="key must match"):
         results.record("Bad Key", 1.0)
+
+
+def test_verify_returns_a_check_that_displays_a_verdict(tmp_path):
+    results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
+    check = results.verify("tiny", 1.0, 1.0 + 1e-15, tol=1e-12, note="both sides")
+    assert isinstance(check, float) and check < 1e-12
+    assert repr(check).startswith("✔ tiny: discrepancy") and "both sides" in repr(check)

@@ -72,7 +72,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.path_output).resolve() if args.path_output else default_out
     # A build into its own output folder also stages its sources there (parallel builds).
     src = stage_book(layout, records, args.profile,
-                     src=out / "_src" if args.path_output else None)
+                     src=out / "_src" if args.path_output else None,
+                     partial=bool(args.chapters))
     build_html(src, out)
     return 0
 
