@@ -83,6 +83,8 @@ def test_cell_must_only_hold_literal_assignments():
         parse_parameters_cell("n = 1\n", chapter="x")
     with pytest.raises(ParameterError, match="out of range"):
         parse_parameters_cell('profile = "smoke"\nn = 0  # range: [1, 3]\n', chapter="x")
+    with pytest.raises(ParameterError, match="papermill cannot parse"):
+        parse_parameters_cell('profile = "smoke"\nn = 1  # n >= 1\n', chapter="x")
 
 
 def test_load_profile_errors(tmp_path):

@@ -14,7 +14,8 @@ from .stage import build_html, stage_book
 
 def _layout(args: argparse.Namespace, custom: bool) -> Layout:
     root = Path(args.root).resolve()
-    build = root / "build" / ("custom" if custom else "") / args.profile
+    profile = getattr(args, "profile", "default")
+    build = root / "build" / ("custom" if custom else "") / profile
     data_dir = Path(args.data_dir) if args.data_dir else root / "data"
     return Layout(book_dir=root / "book", build_dir=build, library_dir=root / "contexture",
                   lock_file=root / "requirements.lock", data_dir=data_dir)

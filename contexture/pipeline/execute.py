@@ -195,6 +195,10 @@ def execute_chapter(run: PreparedRun, layout: Layout, *, force: bool = False,
         "CONTEXTURE_COMMIT": git_commit(),
         "CONTEXTURE_DATA_DIR": str(layout.data_dir.resolve()),
         "PYTHONHASHSEED": "0",
+        # Chapters do many small dense solves: one BLAS thread is faster and reproducible.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
     log(f"[{name}] executing with profile {profile!r} ...")
     start = time.perf_counter()

@@ -177,6 +177,10 @@ def parse_parameters_cell(source: str, *, chapter: str = "?") -> dict[str, Param
             default = list(default)
         kwargs: dict[str, Any] = {}
         comment = comments.get(node.lineno, "")
+        if "=" in comment:
+            raise ParameterError(
+                f"chapter {chapter!r}: the comment of parameter {name!r} contains '=', which "
+                f"papermill cannot parse (line {node.lineno}: {comment!r}); reword it")
         if m := _RANGE_RE.search(comment):
             kwargs.update(lo=_eval_bound(m.group(2)), hi=_eval_bound(m.group(3)),
                           lo_open=m.group(1) == "(", hi_open=m.group(4) == ")")
