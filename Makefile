@@ -7,8 +7,9 @@ PROFILE ?= default
 CH ?=
 PARAMS ?=
 PORT ?= 8000
-# Mirror directory for offline data preparation (empty: download from OpenML).
-DATA_MIRROR ?= $(CONTEXTURE_DATA_MIRROR)
+# Mirror directory for offline data preparation: $(CONTEXTURE_DATA_MIRROR), else a mirror folder
+# ../shared/data beside the project when there is one; empty means download from OpenML.
+DATA_MIRROR ?= $(or $(CONTEXTURE_DATA_MIRROR),$(wildcard ../shared/data))
 DATA_FLAGS := $(if $(DATA_MIRROR),--mirror $(DATA_MIRROR),)
 
 .PHONY: help setup browser data book smoke chapter test lint bench serve clean

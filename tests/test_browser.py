@@ -93,6 +93,7 @@ def test_pages_links_images_math_and_no_external_requests(smoke_html, server, br
         response = page.goto(url, wait_until="load")
         assert response is not None and response.status == 200, f"{rel}: HTTP {response}"
         page.wait_for_load_state("networkidle")
+        assert page.locator("p.build-info code").count() >= 1, f"{rel}: no commit in the footer"
         broken = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))"
                    ".map(i => i.src)")
@@ -129,3 +130,5 @@ def test_chapter_one_shows_theorem_box_figure_and_glued_number(smoke_html):
     assert "<img" in page
     assert "Parameters used" in page
     assert "pasted-text" in page, "glued numbers are rendered with {glue:text}"
+    assert "launch-buttons" in page or "colab" in page.lower(), "launch buttons are configured"
+    assert 'href="../_sources/chapters/ch01_contexts.ipynb"' in page, "download of the notebook"
