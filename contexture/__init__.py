@@ -17,7 +17,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "analytic", "association_theory", "contexts", "data", "encoders", "manifold", "metrics",
+    "analytic", "association_theory", "contexts", "crops", "data", "encoders", "manifold",
+    "metrics",
     "objectives", "operators", "optimality_theory", "pipeline", "plotting", "results", "scaling",
     "seeding", "spectra", "ssl", "supervised", "training",
 }
@@ -107,6 +108,38 @@ _LAZY = {
     "extend": "spectra",
     "reconstruct_joint": "spectra",
     "svd": "spectra",
+    # --- contexts and spectra ---
+    # (Context classes, constructors, SingularSystem, svd, extend, reconstruct_joint and the
+    # InaccurateSpectrum* names are listed above under "contexts" and "spectra")
+    "residuals": "spectra",
+    "adjoint_operator": "operators",
+    "chi_square": "operators",
+    "expectation_operator": "operators",
+    "kernel_a": "operators",
+    "kernel_a_operator": "operators",
+    "kernel_x": "operators",
+    "kernel_x_operator": "operators",
+    "QuadratureContext": "analytic",
+    "cycle_fourier_modes": "analytic",
+    "cycle_translation_context": "analytic",
+    "cycle_translation_spectrum": "analytic",
+    "gaussian_noise_context": "analytic",
+    "gaussian_noise_singular_functions": "analytic",
+    "gaussian_noise_spectrum": "analytic",
+    "hypercube_masking_context": "analytic",
+    "hypercube_masking_singular_functions": "analytic",
+    "hypercube_masking_spectrum": "analytic",
+    "hypercube_points": "analytic",
+    "label_noise_context": "analytic",
+    "label_noise_spectrum": "analytic",
+    "parity_functions": "analytic",
+    "resampling_context": "analytic",
+    "resampling_spectrum": "analytic",
+    "subsets_by_size": "analytic",
+    "CropSample": "crops",
+    "crop_size": "crops",
+    "random_crops": "crops",
+    # --- end contexts and spectra ---
     # training
     "PosthocReduction": "training",
     "TrainHistory": "training",

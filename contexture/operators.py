@@ -38,7 +38,7 @@ def kernel_x(context: Context) -> Matrix:
     """Gram matrix ``K[i, k] = k_X^+(x_i, x_k) = sum_a P+(a|x_i) P+(a|x_k) / P_A(a)``.
 
     Definition 1 (dual kernel), in the equivalent form used in App. F. N x N, dense or CSR.
-    Chapter: "Kernels and operators".
+    Chapter: "Contexts and the expectation operator".
     """
     p = context.conditional
     return _dense_or_csr(_scale_cols(p, 1.0 / context.pa) @ p.T)
@@ -47,7 +47,8 @@ def kernel_x(context: Context) -> Matrix:
 def kernel_a(context: Context) -> Matrix:
     """Gram ``K[j, l] = k_A^+(a_j, a_l) = sum_x P_X(x) P+(a_j|x) P+(a_l|x) / (P_A(a_j) P_A(a_l))``.
 
-    Definition 1 (positive-pair kernel). M x M, dense or CSR. Chapter: "Kernels and operators".
+    Definition 1 (positive-pair kernel). M x M, dense or CSR. Chapter: "Contexts and the
+    expectation operator".
     """
     pt = _scale_cols(context.conditional, 1.0 / context.pa)
     return _dense_or_csr(pt.T @ _scale_rows(pt, context.px))
@@ -96,7 +97,7 @@ def adjoint_operator(context: Context, *, matrix_free: bool = False) -> Matrix |
 
 
 def kernel_x_operator(context: Context, *, matrix_free: bool = False) -> Matrix | LinearOperator:
-    """Integral operator of k_X^+ on L2(P_X): ``(T_{k_X} f)(x) = sum_x' k_X^+(x, x') f(x') P_X(x')``.
+    """Integral operator of k_X^+ on L2(P_X): ``(T_{k_X} f)(x) = sum_x' k_X^+(x,x') f(x') P_X(x')``.
 
     Definition 2; equals T T* (checked in tests). Matrix ``kernel_x(context) @ diag(px)``
     (N x N); matrix-free it applies T(T* f) at cost O(nnz(P)).
@@ -110,7 +111,7 @@ def kernel_x_operator(context: Context, *, matrix_free: bool = False) -> Matrix 
 
 
 def kernel_a_operator(context: Context, *, matrix_free: bool = False) -> Matrix | LinearOperator:
-    """Integral operator of k_A^+ on L2(P_A): ``(T_{k_A} g)(a) = sum_a' k_A^+(a, a') g(a') P_A(a')``.
+    """Integral operator of k_A^+ on L2(P_A): ``(T_{k_A} g)(a) = sum_a' k_A^+(a,a') g(a') P_A(a')``.
 
     Definition 2; equals T* T. Matrix ``kernel_a(context) @ diag(pa)`` (M x M).
     """

@@ -1,22 +1,31 @@
 """Exact singular systems of finite contextures (Lemmas 3-4) by dense and iterative solvers.
 
 Recipe (digest Sec. 1): with ``Q = diag(px)^{1/2} P diag(pa)^{-1/2}``, the SVD ``Q = U S V^T``
-gives the singular values ``s_i`` of T_{P+} and the singular functions ``mu_i = U[:, i] / sqrt(px)``,
-``nu_i = V[:, i] / sqrt(pa)``, orthonormal in L2(P_X) / L2(P_A). ``sqrt(px)``/``sqrt(pa)`` is the
-trivial pair (s_0 = 1); both solvers deflate it *exactly* so that column 0 is always the constant,
-even when s = 1 is a multiple singular value (disconnected contexts, A = X).
+gives the singular values ``s_i`` of T_{P+} and the singular functions
+``mu_i = U[:, i] / sqrt(px)``, ``nu_i = V[:, i] / sqrt(pa)``, orthonormal in L2(P_X) / L2(P_A).
+``sqrt(px)``/``sqrt(pa)`` is the trivial pair (s_0 = 1); both solvers deflate it *exactly* so that
+column 0 is always the constant, even when s = 1 is a multiple singular value (disconnected
+contexts, A = X).
 
 Solvers
 -------
 ``"dense"`` (the oracle): Householder reflections map the trivial pair to e_1; a full LAPACK SVD
 (``gesdd``, falling back to ``gesvd``) of the remaining (N-1) x (M-1) block. O(N M min(N, M)) time
-and O(N M) memory (about 100 s at N = M = 4177 on 2 cores); limited to ``N * M <= dense_limit``.
+and O(N M) memory (minutes at N = M = 4177 on 2 shared cores); limited to ``N * M <= dense_limit``.
 
-``"sparse"`` (matrix-free): block Lanczos with full re-orthogonalisation on the dual kernel
-``K = Q Q^T`` (or ``Q^T Q`` when M < N), restricted to the complement of the trivial vector. It only
-applies Q and Q^T to blocks of vectors, so a KNN context costs O(nnz(P)) per vector and never forms
-K. The Krylov space grows until the top-d Ritz pairs converge; a Rayleigh-Ritz step for the SVD
-(thin SVD of ``Q^T U``) then yields the triplets.
+``"gram"`` (dense contexts, many pairs): forms the dual kernel ``K = Q Q^T`` (or ``Q^T Q``) densely,
+takes its top eigenvectors with LAPACK ``syevr`` (subset), then the Rayleigh-Ritz step for the SVD
+below. O(N^2 M) time, O(N^2) memory: the kernel-PCA route, plus the certified residual check.
+
+``"sparse"`` (matrix-free): block Krylov (block Lanczos with full re-orthogonalisation) on the
+dual kernel ``K = Q Q^T`` (or ``Q^T Q`` when M < N), restricted to the complement of the trivial
+vector. It only applies Q and Q^T to blocks of vectors, so a KNN context costs O(nnz(P)) per
+vector and never forms K. Phase 1 is plain block Lanczos up to dimension ~1.25 d; unless already
+converged, its d-th Ritz value c (a lower bound of s_d^2) defines a Chebyshev filter
+``T_g((2K - c)/c)`` that damps the unwanted part [0, c] of the spectrum, and phase 2 builds a
+fresh Krylov space of the filtered operator until the top-d Ritz pairs converge. Rayleigh-Ritz
+always uses K itself; a final Rayleigh-Ritz step for the SVD (thin SVD of ``Q^T U``) yields the
+triplets. Memory: two n x m float64 bases, m <= max_dim (about 1.5 GB at n = 28,155, d = 512).
 
 Accuracy guarantee
 ------------------
@@ -26,12 +35,13 @@ Because ``||Q|| = 1``, each ``s_i`` is then within ``residual`` of a true singul
 bound for the Jordan-Wielandt matrix). If ``residual > tol`` the solver raises (or warns, with the
 achieved accuracy, when ``on_inaccurate="warn"``). The iterative solver also runs a short Lanczos
 probe on the complement of the returned subspace and raises if it finds a singular value above
-``s_d + tol`` that was missed. Residual checks cannot prove that no eigenvalue was missed, but a
-missed one of the probe's size is detected.
+``s_d^2 + tol`` for K that was missed. Residual checks cannot prove that no eigenvalue was
+missed, but a missed one of the probe's size is detected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -40,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from ._checks import check_choice, check_float, check_int, check_matrix
 
@@ -82,7 +93,7 @@ class SingularSystem:
         ``mu[:, 0] == 1``; sign: the largest-|.| entry of each column is positive.
     nu : (M, d+1) right singular functions on A, orthonormal in L2(P_A), ``nu_i = T* mu_i / s_i``.
     px, pa : the marginals defining the inner products.
-    solver : ``"dense"`` or ``"sparse"``.
+    solver : ``"dense"``, ``"gram"`` or ``"sparse"``.
     residual : achieved ``max_i max(||Q v_i - s_i u_i||, ||Q^T u_i - s_i v_i||)`` (see module doc).
     """
 
@@ -265,7 +276,7 @@ def _block_qr(w: np.ndarray, prev: np.ndarray, u0: np.ndarray, rng: np.random.Ge
 
 
 def _cheb_filter(kv: np.ndarray, v: np.ndarray, matmat, c: float, g: int) -> np.ndarray:
-    """``T_g((2K - c)/c) v`` given ``kv = K v``: damps [0, c], amplifies (c, 1] (columns rescaled)."""
+    """``T_g((2K - c)/c) v`` given ``kv = K v``: damps [0, c], amplifies (c, 1] (rescaled)."""
     half = 0.5 * c
     y0, y1 = v, (kv - half * v) / half
     for _ in range(2, g + 1):
@@ -276,12 +287,18 @@ def _cheb_filter(kv: np.ndarray, v: np.ndarray, matmat, c: float, g: int) -> np.
     return y1
 
 
-def _cheb_degree(c: float, top: float, g_max: int = 6, growth: float = 1e7) -> int:
-    """Largest degree <= g_max whose amplification T_g((2 top - c)/c) stays <= growth."""
+_PHASE1 = 1.25  # phase-1 Krylov dimension / d
+_SINGLE_THREAD_BELOW = 10_000
+_G_MAX = 8
+_GROWTH = 1e9  # largest amplification T_g(t(1)) of the Chebyshev filter
+
+
+def _cheb_degree(c: float, top: float) -> int:
+    """Largest degree <= _G_MAX whose amplification T_g((2 top - c)/c) stays <= _GROWTH."""
     t_top = (2.0 * top - c) / c
     g = 1
-    for k in range(2, g_max + 1):
-        if math.cosh(k * math.acosh(t_top)) > growth:
+    for k in range(2, _G_MAX + 1):
+        if math.cosh(k * math.acosh(t_top)) > _GROWTH:
             break
         g = k
     return g
@@ -325,7 +342,8 @@ def _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, c, g, first_check, dec
         kbasis.ensure(m)
         kbasis.a[:, m - b : m] = kv
         prev = basis.a[:, :m]
-        hmat[:m, m - b : m] = prev.T @ kv
+        hcol = prev.T @ kv
+        hmat[:m, m - b : m] = hcol
         room = m + b <= cap
         if m >= next_check or not room:
             h = np.triu(hmat[:m, :m])
@@ -340,7 +358,7 @@ def _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, c, g, first_check, dec
             if ratio <= 1.0 or not room:
                 y = sla.eigh(h, subset_by_index=(m - d, m - 1), driver="evr",
                              check_finite=False)[1][:, ::-1]
-                best = _ritz_svd(q, qt, prev, y) + (m,)
+                best = _ritz_svd(q, qt, prev, y, tol) + (m,)
                 if best[3].max() <= tol or not room:
                     return "done", best
                 ratio = max(ratio, 2.0)
@@ -350,15 +368,22 @@ def _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, c, g, first_check, dec
                 if choice is not None:
                     return "restart", choice
             history.append((m, math.log(ratio)))
-            step = max(2 * b, int(0.15 * m))
+            # convergence accelerates (superlinear), so a linear extrapolation of log(ratio)
+            # overshoots: take the smaller of it and ~10% growth
+            step = max(2 * b, int(0.1 * m))
             if len(history) >= 2:
                 (m1, l1), (m2, l2) = history[-2], history[-1]
                 slope = (l2 - l1) / (m2 - m1)
                 if slope < 0:
-                    step = int(min(max(b, 1.1 * l2 / -slope + b), 0.5 * m))
+                    step = int(min(max(b, l2 / -slope + b), step))
             next_check = min(cap, m + -(-step // b) * b)
-        w = kv.copy() if g == 1 else _cheb_filter(kv, vj, matmat, c, g)
-        _orth_against(w, prev, u0)
+        if g == 1:  # plain block Lanczos: the first Gram-Schmidt pass is hcol
+            w = kv - prev @ hcol
+            w -= prev @ (prev.T @ w)
+            w -= np.outer(u0, u0 @ w)
+        else:
+            w = _cheb_filter(kv, vj, matmat, c, g)
+            _orth_against(w, prev, u0)
         qn = _block_qr(w, prev, u0, rng, 1e-12 * max(1.0, float(np.abs(w).max())))
         basis.ensure(m + b)
         basis.a[:, m : m + b] = qn
@@ -380,8 +405,8 @@ def _svd_iterative(
 
     Block Krylov on the deflated dual kernel ``K = Q Q^T - u0 u0^T`` with full
     re-orthogonalisation (CGS2 + CholeskyQR2); Rayleigh-Ritz with ``B^T K B`` (B orthonormal).
-    Phase 1 runs plain block Lanczos to dimension ~1.5 d; if not yet converged, its d-th Ritz
-    value c (a lower bound of lambda_d, typically near lambda_{1.3d}) defines a Chebyshev filter
+    Phase 1 runs plain block Lanczos to dimension ~1.25 d; if not yet converged, its d-th Ritz
+    value c (a lower bound of lambda_d, typically near lambda_{1.5d}) defines a Chebyshev filter
     ``T_g((2K - c)/c)`` that damps the unwanted spectrum [0, c], and phase 2 builds a fresh
     Krylov space of the filtered operator (mixing plain and filtered blocks in one space
     converges badly, so the phase-1 space is discarded). The filter changes only the subspace;
@@ -410,8 +435,8 @@ def _svd_iterative(
         b = block_size
     b = max(1, min(b, n - 1))
     cap = n - 1 if max_dim is None else min(max_dim, n - 1)
-    if max_dim is None:
-        cap = min(cap, max(8 * (d + 1), d + 10 * b))
+    if max_dim is None:  # small problems may fill the whole space (then the result is exact)
+        cap = min(cap, max(8 * (d + 1), d + 10 * b, 2000))
     if cap == n - 1:  # the Krylov space may fill the complement of u0: blocks must tile it
         while (n - 1) % b:
             b -= 1
@@ -425,11 +450,17 @@ def _svd_iterative(
         g = _cheb_degree(c, 1.0)  # 1 bounds the top eigenvalue of K
         return (c, g) if g > 1 else None
 
-    m1 = max(d + 2 * b, -(-3 * d // (2 * b)) * b)
-    kind, out = _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, None, 1, m1, decide)
-    if kind == "restart":
-        c, g = out
-        kind, out = _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, c, g, d + 4 * b, None)
+    m1 = max(d + 2 * b, -(-int(_PHASE1 * d) // b) * b)
+    # The loop is dominated by skinny (n x m)^T (n x b) products; below ~10^4 rows, BLAS threads
+    # cost more in synchronisation than they gain (measured: 2.9 s vs 3.9 s at n = 4177 on two
+    # shared cores), so it runs single-threaded there.
+    limit = threadpool_limits(1) if n < _SINGLE_THREAD_BELOW else contextlib.nullcontext()
+    with limit:
+        kind, out = _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, None, 1, m1, decide)
+        if kind == "restart":
+            c, g = out
+            kind, out = _block_krylov(q, qt, matmat, u0, d, b, cap, tol, rng, c, g, d + 4 * b,
+                                      None)
     u, v, s, res, m = out
     # missed-eigenvalue probe on the complement of the returned subspace
     probe = _lanczos_probe(matmat, u0, u, steps=30, rng=rng)
@@ -439,9 +470,15 @@ def _svd_iterative(
     return u, v, s, res, m, missed, math.sqrt(max(probe, 0.0))
 
 
-def _ritz_svd(q: Any, qt: Any, basis: np.ndarray, y: np.ndarray):
-    """Rayleigh-Ritz for the SVD on span(basis @ y): thin SVD of ``W = Q^T U``."""
-    u = basis @ y
+def _ritz_svd(q: Any, qt: Any, basis: np.ndarray, y: np.ndarray | None, tol: float):
+    """Rayleigh-Ritz for the SVD on span(basis @ y): thin SVD of ``W = Q^T U``.
+
+    Right vectors of singular values below ``tol / 4`` are numerically arbitrary (they come from
+    rounding in W); they are re-orthogonalised against the reliable ones, so that they lie in the
+    right tail space and the residual stays below ~tol / 2 (the values are then certified to tol,
+    the vectors are an arbitrary basis of the tail, as in any SVD of a cluster below tol).
+    """
+    u = basis if y is None else basis @ y
     gram = u.T @ u
     if np.abs(gram - np.eye(gram.shape[0])).max() > 1e-12:  # guard against lost orthogonality
         u = sla.qr(u, mode="economic", check_finite=False)[0]
@@ -461,15 +498,46 @@ def _ritz_svd(q: Any, qt: Any, basis: np.ndarray, y: np.ndarray):
         except np.linalg.LinAlgError:  # pragma: no cover
             vw, sw, vwt = sla.svd(w, full_matrices=False, lapack_driver="gesvd")
         u = u @ vwt.T
+    tiny = sw < 0.25 * tol
+    if tiny.any():
+        vt = vw[:, tiny]
+        for _ in range(2):
+            vt -= vw[:, ~tiny] @ (vw[:, ~tiny].T @ vt)
+            vt = sla.qr(vt, mode="economic", check_finite=False)[0]
+        vw = vw.copy()
+        vw[:, tiny] = vt
     res = _residual_norms(q, u, vw, sw)
     return u, vw, sw, res
+
+
+def _svd_gram(q: Any, px: np.ndarray, pa: np.ndarray, d: int, tol: float):
+    """Dense eigendecomposition of the deflated dual kernel, then Rayleigh-Ritz for the SVD."""
+    swap = q.shape[0] > q.shape[1]
+    if swap:
+        q, px, pa = q.T, pa, px
+    qd = q.toarray() if sp.issparse(q) else np.asarray(q)
+    u0 = np.sqrt(px)
+    k = qd @ qd.T
+    k -= np.outer(u0, u0)
+    n = k.shape[0]
+    y = sla.eigh(k, subset_by_index=(n - d, n - 1), driver="evr", overwrite_a=True,
+                 check_finite=False)[1][:, ::-1]
+    u, v, s, res = _ritz_svd(qd, qd.T, y, None, tol)
+    if swap:
+        u, v = v, u
+    return u, v, s, res
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
 
 
 def svd(
     context: Context,
     d: int,
     *,
-    solver: Literal["auto", "dense", "sparse"] = "auto",
+    solver: Literal["auto", "dense", "gram", "sparse"] = "auto",
     tol: float = 1e-8,
     on_inaccurate: Literal["raise", "warn"] = "raise",
     seed: int | np.random.Generator = 0,
@@ -484,14 +552,18 @@ def svd(
     CONTRIBUTING.md. ``d`` counts nontrivial pairs (Definition 5 excludes mu_0), 1 <= d <=
     min(N, M) - 1.
 
-    ``solver``: ``"dense"`` (full LAPACK SVD; the oracle), ``"sparse"`` (matrix-free block
-    Lanczos on the dual kernel; use for KNN contexts and large N), or ``"auto"``: dense when
-    ``min(N, M) <= 1500`` or ``d + 1 > min(N, M) / 3`` (and ``N * M <= dense_limit``), else sparse.
+    ``solver``: ``"dense"`` (full LAPACK SVD; the oracle), ``"gram"`` (dense eigensolver on the
+    dual kernel plus Rayleigh-Ritz; dense contexts with many pairs), ``"sparse"`` (matrix-free
+    block Krylov on the dual kernel; KNN contexts and large N), or ``"auto"``: dense when
+    ``min(N, M) <= 1500`` or ``d + 1 > min(N, M) / 3`` (and ``N * M <= dense_limit``); else gram
+    for a densely stored context with ``d + 1 > min(N, M) / 20``; else sparse -- and, when
+    those cannot certify ``tol`` but ``N * M <= dense_limit``, the dense oracle.
     ``tol`` bounds the certified residual (module docstring); above it the call raises
-    :class:`InaccurateSpectrumError`, or warns with the achieved accuracy if ``on_inaccurate="warn"``.
+    :class:`InaccurateSpectrumError`, or warns with the achieved accuracy if
+    ``on_inaccurate="warn"``.
     ``seed`` fixes the random start block of the iterative solver; ``block_size`` and ``max_dim``
-    (largest Krylov dimension; default ``min(N-1, max(8(d+1), d + 10 * block))``) tune it.
-    Chapters: "Kernels and operators", "Exact spectra", and every experiment chapter.
+    (largest Krylov dimension; default ``min(N-1, max(8(d+1), d + 10 block, 2000))``) tune it.
+    Chapters: "Contexts and the expectation operator" and every later chapter.
     """
     n_x, n_a = context.shape
     r = min(n_x, n_a)
@@ -499,7 +571,7 @@ def svd(
         raise ValueError(f"context must have at least 2 points in X and in A to have a "
                          f"nontrivial pair, got shape {context.shape}")
     d = check_int("d", d, lo=1, hi=r - 1)
-    solver = check_choice("solver", solver, ["auto", "dense", "sparse"])
+    solver = check_choice("solver", solver, ["auto", "dense", "gram", "sparse"])
     tol = check_float("tol", tol, lo=0.0, lo_open=True)
     on_inaccurate = check_choice("on_inaccurate", on_inaccurate, ["raise", "warn"])
     dense_limit = check_int("dense_limit", dense_limit, lo=1)
@@ -511,10 +583,24 @@ def svd(
         check_int("seed", seed, lo=0))
 
     dense_ok = n_x * n_a <= dense_limit
+    if solver == "auto" and dense_ok and not (r <= AUTO_DENSE_MAX or d + 1 > r / 3):
+        # try the cheaper dual-kernel solvers; fall back to the oracle if they cannot certify
+        # tol (singular values far below 1 lose accuracy when squared in the dual kernel)
+        fast = "gram" if not context.is_sparse and d + 1 > r / 20 else "sparse"
+        try:
+            return svd(context, d, solver=fast, tol=tol, seed=rng, block_size=block_size,
+                       max_dim=max_dim, dense_limit=dense_limit)
+        except InaccurateSpectrumError:
+            solver = "dense"
     if solver == "auto":
-        solver = "dense" if dense_ok and (r <= AUTO_DENSE_MAX or d + 1 > r / 3) else "sparse"
-    if solver == "dense" and not dense_ok:
-        raise ValueError(f"solver='dense' needs N * M <= dense_limit = {dense_limit}, got "
+        if dense_ok and (r <= AUTO_DENSE_MAX or d + 1 > r / 3):
+            solver = "dense"
+        elif dense_ok and not context.is_sparse and d + 1 > r / 20:
+            solver = "gram"
+        else:
+            solver = "sparse"
+    if solver in ("dense", "gram") and not dense_ok:
+        raise ValueError(f"solver={solver!r} needs N * M <= dense_limit = {dense_limit}, got "
                          f"{n_x} * {n_a} = {n_x * n_a}; use solver='sparse'")
 
     px, pa = context.px, context.pa
@@ -527,6 +613,14 @@ def svd(
         if worst > tol:
             _report(f"dense SVD residual {worst:.3g} exceeds tol = {tol:g}", on_inaccurate)
         return _finish(u, v, s, px, pa, "dense", worst)
+
+    if solver == "gram":
+        u, v, s, res = _svd_gram(q, px, pa, d, tol)
+        worst = float(res.max())
+        if worst > tol:
+            _report(f"gram solver residual {worst:.3g} exceeds tol = {tol:g}; use "
+                    f"solver='dense'", on_inaccurate)
+        return _finish(u, v, s, px, pa, "gram", worst)
 
     u, v, s, res, m, missed, probe = _svd_iterative(
         q, px, pa, d, tol=tol, rng=rng, block_size=block_size, max_dim=max_dim)
@@ -561,9 +655,9 @@ def extend(system: SingularSystem, conditional_new: Any) -> np.ndarray:
 
     ``mu_i(x) = s_i^{-1} (T nu_i)(x) = s_i^{-1} sum_j P+(a_j | x) nu_i(a_j)`` for new points x,
     given ``conditional_new[k, j] = P+(a_j | x_k)`` (rows summing to 1; dense or sparse). Column
-    0 is the constant 1. Applied to the training rows it reproduces ``system.mu`` (Lemma 3).
+    0 is the row sum, i.e. 1. Applied to the training rows it reproduces ``system.mu`` (Lemma 3).
     Raises if some ``s_i`` is (numerically) zero, where Lemma 3 does not apply. Digest Sec. 1,
-    "Useful finite-sample recipe"; chapter "Exact spectra".
+    "Useful finite-sample recipe"; chapter "Contexts and the expectation operator".
     """
     if sp.issparse(conditional_new):
         c = sp.csr_matrix(conditional_new, dtype=np.float64)

@@ -40,7 +40,7 @@ def _as_matrix(name: str, value: Any) -> Matrix:
         if m.nnz and m.data.min() < 0:
             k = int(np.argmin(m.data))
             row = int(np.searchsorted(m.indptr, k, side="right") - 1)
-            raise ValueError(f"{name} must be nonnegative, got {m.data[k]!r} at index "
+            raise ValueError(f"{name} must be nonnegative, got {float(m.data[k])!r} at index "
                              f"({row}, {int(m.indices[k])})")
         m.eliminate_zeros()
         return m
@@ -212,7 +212,8 @@ class FiniteContext(Context):
     ``joint`` (N x M, dense or scipy sparse) must be finite, nonnegative, sum to 1 within
     ``atol = 1e-9`` (it is then renormalised exactly), and have no all-zero row (a point of X
     with P_X = 0) or column (a context value with P_A = 0). Use :meth:`from_conditional` to give
-    ``P+(a | x)`` and ``P_X`` instead. Used in the chapters on Definitions 1-5.
+    ``P+(a | x)`` and ``P_X`` instead. Chapter: "Contexts and the expectation operator"
+    (Definitions 1-5).
     """
 
     def __init__(self, joint: Any, *, atol: float = SUM_ATOL) -> None:
@@ -244,7 +245,7 @@ class FiniteContext(Context):
         zero = np.flatnonzero(p <= 0)
         if zero.size:
             raise ValueError(f"px must be strictly positive, got px[{int(zero[0])}] = "
-                             f"{p[zero[0]]!r}")
+                             f"{float(p[zero[0]])!r}")
         rows = _row_sums(c)
         bad = np.flatnonzero(np.abs(rows - 1.0) > atol)
         if bad.size:

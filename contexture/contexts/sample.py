@@ -121,9 +121,9 @@ class SampleContext(Context):
     def extend(self, system: SingularSystem, X_new: Any) -> np.ndarray:
         """mu_i at new points by Lemma 3: ``mu_i(x) = s_i^{-1} sum_j P+(a_j | x) nu_i(a_j)``.
 
-        Wraps :func:`contexture.spectra.extend` with :meth:`conditional_at`. Chapter "Exact
-        spectra" (out-of-sample embedding of test points; the paper does not say how it embedded
-        them, digest Sec. 1).
+        Wraps :func:`contexture.spectra.extend` with :meth:`conditional_at`: the out-of-sample
+        embedding of test points (the paper does not say how it embedded them, digest Sec. 1).
+        Chapters: "Scaling and diminishing returns", "Association and the τ metric".
         """
         from ..spectra import extend
 
@@ -171,7 +171,7 @@ def knn_context(
     every point has P_A > 0 (with False, a point that is nobody's neighbour gets P_A = 0 and is
     dropped from A; see ``a_index``); (iii) it matches RBF, whose kernel includes a = x. With
     duplicate points the query point is forced into (True) or out of (False) its own list.
-    Chapters: "Scaling and alignment" (K = 30), "Association and decay", "The metric tau".
+    Chapters: "Scaling and diminishing returns" (K = 30), "Association and the τ metric".
     """
     x = _check_x(X)
     n = x.shape[0]
@@ -227,7 +227,7 @@ def rbf_context(
     unless ``truncate`` is given. ``truncate = t`` keeps only pairs with exp(-gamma ||x-a||^2) >= t
     (a radius-neighbours graph, stored CSR) -- this *changes* the context slightly (each dropped
     weight is below t relative to the self weight 1). Larger gamma = stronger association.
-    Chapters: "Association and decay", "The metric tau".
+    Chapter: "Association and the τ metric".
     """
     x = _check_x(X)
     gamma = check_float("gamma", gamma, lo=0.0, lo_open=True)
@@ -241,7 +241,7 @@ def rbf_context(
 
 
 def _draw_masks(p: int, fraction: float, n_masks: int, rng: np.random.Generator) -> np.ndarray:
-    """Boolean keep-masks (n_masks x p) hiding ``round(fraction p)`` features each (>= 1, <= p-1)."""
+    """Boolean keep-masks (n_masks x p), each hiding round(fraction p) features (1 .. p-1)."""
     n_hide = int(round(fraction * p))
     if fraction > 0:
         n_hide = max(1, n_hide)
@@ -301,7 +301,7 @@ def rbf_mask_context(
     mask hides ``round(mask_fraction * p)`` features (at least 1 if the fraction is positive, at
     most p - 1) chosen uniformly without replacement; one mask is applied to x and a alike.
     The masks (``.masks``, keep = True) are drawn from ``seed`` and reused for new points. Dense:
-    O(n_masks n^2 p) time, 8 n^2 bytes. Chapter: "The metric tau" (Table 1).
+    O(n_masks n^2 p) time, 8 n^2 bytes. Chapter: "Association and the τ metric" (Table 1).
     """
     x = _check_x(X)
     gamma = check_float("gamma", gamma, lo=0.0, lo_open=True)
@@ -365,7 +365,7 @@ def knn_mask_context(
 
     Digest E6 ("KNN_mask"; the number of masks is not stated in the paper, we default to 50 as for
     RBF_mask). Masks as in :func:`rbf_mask_context`; ``include_self`` as in :func:`knn_context`.
-    Sparse CSR with at most n K n_masks nonzeros. Chapter: "The metric tau" (Table 1).
+    Sparse CSR with at most n K n_masks nonzeros. Chapter: "Association and the τ metric" (Table 1).
     """
     x = _check_x(X)
     n = x.shape[0]
