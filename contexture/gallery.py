@@ -25,13 +25,17 @@ Derivations (also written out in the chapter):
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from ._checks import check_choice, check_float, check_int, check_probability_vector
-from .contexts import FiniteContext
-from .contexts.discrete import label_noise_channel
+from ._checks import check_int, check_probability_vector
+from .analytic import (  # closed forms shared with contexture.analytic
+    cycle_translation_context,
+    cycle_translation_spectrum,
+    label_noise_context,
+    label_noise_spectrum,
+)
 
 __all__ = [
     "cycle_fourier_modes",
@@ -81,29 +85,6 @@ def shift_law(m: int, offsets: Any, weights: Any) -> np.ndarray:
     return q
 
 
-def cycle_translation_context(q: Any) -> FiniteContext:
-    """Translation context on the cycle Z_m: X uniform, ``P+(a | x) = q[(a - x) mod m]``.
-
-    ``q`` (length m >= 2) is the shift law, a probability vector. T is the circulant matrix with
-    first row q; see the module docstring for the closed-form spectrum
-    (:func:`cycle_translation_spectrum`). Chapter ``ch01_contexts`` (gallery of closed forms).
-    """
-    q = check_probability_vector("q", q)
-    m = q.size
-    if m < 2:
-        raise ValueError(f"q must have length >= 2 (the cycle Z_m), got {m}")
-    idx = (np.arange(m)[None, :] - np.arange(m)[:, None]) % m
-    return FiniteContext.from_conditional(q[idx], np.full(m, 1.0 / m))
-
-
-def cycle_translation_spectrum(q: Any) -> np.ndarray:
-    """Closed-form singular values of :func:`cycle_translation_context`: ``|qhat(j)|`` sorted
-    descending (length m, first entry the trivial 1), ``qhat`` the DFT of the shift law.
-    Chapter ``ch01_contexts``."""
-    q = check_probability_vector("q", q)
-    return np.sort(np.abs(np.fft.fft(q)))[::-1]
-
-
 def cycle_fourier_modes(m: int, j: int) -> np.ndarray:
     r"""Real Fourier modes :math:`\sqrt2\cos(2\pi jx/m)`, :math:`\sqrt2\sin(2\pi jx/m)` on Z_m.
 
@@ -120,26 +101,3 @@ def cycle_fourier_modes(m: int, j: int) -> np.ndarray:
     return np.sqrt(2.0) * np.column_stack([np.cos(ang), np.sin(ang)])
 
 
-def label_noise_context(n_classes: int, noise: float, *,
-                        flip_to: Literal["other", "any"] = "other") -> FiniteContext:
-    """Symmetric label noise as a context: X = true class (uniform on C), A = observed label.
-
-    ``P+(c | y) = M[y, c]`` with ``M`` from :func:`contexture.contexts.label_noise_channel`.
-    Closed form in :func:`label_noise_spectrum`. Chapter ``ch01_contexts``.
-    """
-    c = check_int("n_classes", n_classes, lo=2)
-    flip_to = check_choice("flip_to", flip_to, ["other", "any"])
-    M = label_noise_channel(c, noise, flip_to=flip_to)
-    return FiniteContext.from_conditional(M, np.full(c, 1.0 / c))
-
-
-def label_noise_spectrum(n_classes: int, noise: float, *,
-                         flip_to: Literal["other", "any"] = "other") -> np.ndarray:
-    """Closed-form singular values of :func:`label_noise_context`: 1, then ``|alpha|`` repeated
-    C - 1 times, ``alpha = 1 - noise C/(C-1)`` ("other") or ``1 - noise`` ("any").
-    Chapter ``ch01_contexts``."""
-    c = check_int("n_classes", n_classes, lo=2)
-    eta = check_float("noise", noise, lo=0.0, hi=1.0)
-    flip_to = check_choice("flip_to", flip_to, ["other", "any"])
-    alpha = 1.0 - eta * c / (c - 1) if flip_to == "other" else 1.0 - eta
-    return np.r_[1.0, np.full(c - 1, abs(alpha))]
