@@ -33,6 +33,12 @@ import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 
 from ._checks import check_float, check_int, check_matrix
+from .analytic import (  # the closed-form contexts live in contexture.analytic
+    hermite_functions,
+    hypercube_masking_context,
+    hypercube_points,
+)
+from .analytic import resampling_context as hypercube_resampling_context
 from .contexts.base import Context
 from .metrics import (
     decay_rate,
@@ -480,33 +486,6 @@ def probe_error_curves(
 # --------------------------------------------------------------------------------------------
 
 
-def hermite_functions(x: Any, k_max: int) -> np.ndarray:
-    r"""Normalised probabilists' Hermite functions :math:`h_k=He_k/\sqrt{k!}`, ``k = 0..k_max``.
-
-    The singular functions of the Gaussian-noise context (digest §6 M2), orthonormal in
-    :math:`L^2(N(0,1))`; stable three-term recurrence
-    :math:`h_{k+1}=(x h_k-\sqrt k\,h_{k-1})/\sqrt{k+1}`. Returns ``len(x) x (k_max+1)``.
-    Used for :math:`\tau` and the probe on the Gaussian context (Eq. (4)), chapter
-    ``ch07_association_tau``.
-    """
-    xv = check_matrix("x", np.atleast_1d(np.asarray(x, dtype=np.float64)), ndim=1)
-    k_max = check_int("k_max", k_max, lo=0)
-    H = np.empty((xv.size, k_max + 1))
-    H[:, 0] = 1.0
-    if k_max >= 1:
-        H[:, 1] = xv
-    for k in range(1, k_max):
-        H[:, k + 1] = (xv * H[:, k] - np.sqrt(k) * H[:, k - 1]) / np.sqrt(k + 1)
-    return H
-
-
-def hypercube_points(m: int) -> np.ndarray:
-    r"""All :math:`2^m` points of :math:`\{\pm1\}^m` (rows, lexicographic in ``itertools.product``
-    order). Chapter ``ch07_association_tau`` (Lemma 17's tight case)."""
-    m = check_int("m", m, lo=1, hi=20)
-    return np.array(list(itertools.product([-1.0, 1.0], repeat=m)))
-
-
 def parity_subsets(m: int, max_degree: int | None = None) -> list[tuple[int, ...]]:
     r"""Subsets :math:`S\subseteq[m]` ordered by size, then lexicographically, up to
     ``max_degree`` (all if ``None``); the empty set first (the constant :math:`\chi_\emptyset`).
@@ -532,41 +511,6 @@ def parity_features(x: Any, subsets: Sequence[tuple[int, ...]]) -> np.ndarray:
         if S:
             F[:, j] = np.prod(xm[:, list(S)], axis=1)
     return F
-
-
-def hypercube_masking_context(m: int, q: float) -> Context:
-    r"""Explicit finite masking context (digest §6 M3): :math:`X` uniform on
-    :math:`\{\pm1\}^m`, each coordinate revealed with probability ``q`` and masked (0) otherwise;
-    :math:`\mathcal A=\{-1,0,1\}^m`. Closed form :math:`s_S=q^{|S|/2}`; dual kernel
-    :math:`\prod_j(1+qx_jx'_j)`, the tight case of Lemma 17. :math:`3^m` context values: keep
-    ``m`` small. Chapter ``ch07_association_tau``."""
-    from .contexts import FiniteContext
-
-    m = check_int("m", m, lo=1, hi=8)  # 3^m context values
-    q = check_float("q", q, lo=0.0, hi=1.0, lo_open=True)
-    X = hypercube_points(m)
-    A = np.array(list(itertools.product([-1.0, 0.0, 1.0], repeat=m)))
-    cond = np.ones((X.shape[0], A.shape[0]))
-    for i in range(m):
-        cond *= (A[None, :, i] == X[:, None, i]) * q + (A[None, :, i] == 0) * (1.0 - q)
-    keep = cond.sum(axis=0) > 0
-    return FiniteContext.from_conditional(cond[:, keep], np.full(X.shape[0], 1.0 / X.shape[0]))
-
-
-def hypercube_resampling_context(m: int, p: float) -> Context:
-    r"""Explicit finite resampling (SCARF-style) context (digest §6 M4): each coordinate of
-    :math:`x\in\{\pm1\}^m` is replaced with probability ``p`` by a fresh uniform sign;
-    :math:`\mathcal A=\{\pm1\}^m`. Closed form :math:`s_S=(1-p)^{|S|}`. Chapter
-    ``ch07_association_tau``."""
-    from .contexts import FiniteContext
-
-    m = check_int("m", m, lo=1, hi=12)  # 2^m x 2^m conditional
-    p = check_float("p", p, lo=0.0, hi=1.0, hi_open=True)
-    X = hypercube_points(m)
-    cond = np.ones((X.shape[0], X.shape[0]))
-    for i in range(m):
-        cond *= (X[None, :, i] == X[:, None, i]) * (1.0 - p) + p / 2.0
-    return FiniteContext.from_conditional(cond, np.full(X.shape[0], 1.0 / X.shape[0]))
 
 
 def hypercube_spectrum(m: int, s_degree: Callable[[np.ndarray], np.ndarray]) -> tuple[

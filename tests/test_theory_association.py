@@ -306,8 +306,8 @@ def test_closed_form_helpers_validate_inputs() -> None:
         parity_features(np.zeros((2, 3)), [(0,)])
     with pytest.raises(ValueError, match="subsets must index the 3 columns"):
         parity_features(np.ones((2, 3)), [(3,)])
-    with pytest.raises(ValueError, match=r"m must be an integer in \[1, 8\]"):
-        hypercube_masking_context(9, 0.5)
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 10\]"):
+        hypercube_masking_context(11, 0.5)
     with pytest.raises(ValueError, match="s_degree\\(k\\) must return 3 values"):
         hypercube_spectrum(3, lambda k: np.ones(2))
     with pytest.raises(ValueError, match="rho must be a finite number"):
