@@ -89,7 +89,7 @@ def check_matrix(name: str, value: Any, *, ndim: int = 2, nonnegative: bool = Fa
     if nonnegative and np.any(arr < 0):
         i = np.unravel_index(np.argmin(arr), arr.shape)
         where = tuple(int(j) for j in i)
-        raise ValueError(f"{name} must be nonnegative, got {arr[i]!r} at index {where}")
+        raise ValueError(f"{name} must be nonnegative, got {float(arr[i])!r} at index {where}")
     return arr
 
 

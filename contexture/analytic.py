@@ -53,6 +53,7 @@ __all__ = [
     "hypercube_points",
     "label_noise_context",
     "label_noise_spectrum",
+    "mehler_density_ratio",
     "parity_functions",
     "resampling_context",
     "resampling_spectrum",
@@ -111,37 +112,111 @@ def gaussian_noise_singular_functions(
 
 
 class QuadratureContext(FiniteContext):
-    """A finite context on quadrature nodes: ``x_nodes`` (rows) and ``a_nodes`` (columns)."""
+    """A finite context on quadrature nodes.
+
+    ``x_nodes`` (rows) and ``a_nodes`` (columns) are the nodes, ``weights`` the normalised
+    quadrature weights and ``marginal_error`` the largest relative deviation of the marginals
+    ``px``, ``pa`` from ``weights``.
+    """
 
     x_nodes: np.ndarray
     a_nodes: np.ndarray
+    weights: np.ndarray
+    marginal_error: float
 
 
-def gaussian_noise_context(rho: float, n_nodes: int = 80) -> QuadratureContext:
+def _mehler_log_ratio(x: np.ndarray, a: np.ndarray, rho: float) -> np.ndarray:
+    r2 = 1.0 - rho * rho
+    expo = (2.0 * rho * np.outer(x, a) - rho * rho * (x[:, None] ** 2 + a[None, :] ** 2)) / (2 * r2)
+    return expo - 0.5 * math.log(r2)
+
+
+def mehler_density_ratio(x: Any, a: Any, rho: float) -> np.ndarray:
+    r"""Density ratio ``p(x, a) / (phi(x) phi(a))`` of the Gaussian-noise context (digest M2).
+
+    For ``A = rho X + sqrt(1 - rho^2) Z`` with X, Z ~ N(0, 1) independent this is Mehler's kernel
+    ``sum_k rho^k h_k(x) h_k(a) = (1 - rho^2)^{-1/2} exp((2 rho x a - rho^2 (x^2 + a^2)) /
+    (2 (1 - rho^2)))`` with ``h_k`` the :func:`hermite_functions` (Lemma 4; the dual kernel
+    ``k_X^+`` is the same formula at ``rho^2``). Returns the ``len(x) x len(a)`` matrix.
+    """
+    xs, as_ = check_matrix("x", x, ndim=1), check_matrix("a", a, ndim=1)
+    return np.exp(_mehler_log_ratio(xs, as_, _check_rho(rho)))
+
+
+def _symmetric_sinkhorn(logj: np.ndarray, w: np.ndarray, tol: float, max_iter: int):
+    """Scale a symmetric ``J = exp(logj)`` to ``diag(r) J diag(r)`` with both marginals ``w``.
+
+    Log-domain damped symmetric Sinkhorn ``f <- (f + log w - logsumexp_j(logj + f_j)) / 2``.
+    Returns ``(log of the scaled joint, achieved relative marginal error)``; raises if ``tol`` is
+    not reached in ``max_iter`` steps.
+    """
+    logw = np.log(w)
+    f = np.zeros_like(w)
+    err = np.inf
+    for _ in range(max_iter):
+        lse = _logsumexp_rows(logj + f[None, :])
+        f = 0.5 * (f + logw - lse)
+        lse = _logsumexp_rows(logj + f[None, :])
+        err = float(np.max(np.abs(np.expm1(f + lse - logw))))
+        if err <= tol:
+            break
+    if not err <= tol:
+        raise RuntimeError(f"Sinkhorn balancing did not reach tol={tol!r} in {max_iter} "
+                           f"iterations (relative marginal error {err!r})")
+    return f[:, None] + logj + f[None, :], err
+
+
+def _logsumexp_rows(m: np.ndarray) -> np.ndarray:
+    top = m.max(axis=1)
+    return top + np.log(np.exp(m - top[:, None]).sum(axis=1))
+
+
+def gaussian_noise_context(
+    rho: float,
+    n_nodes: int = 80,
+    *,
+    marginals: Literal["quadrature", "exact"] = "quadrature",
+    tol: float = 1e-13,
+    max_iter: int = 10_000,
+) -> QuadratureContext:
     """Gauss-Hermite discretisation of the Gaussian-noise context (digest M2).
 
     X and A both live on the ``n_nodes`` probabilists' Gauss-Hermite nodes z_i with weights w_i
-    (normalised to sum 1); the joint is ``J[i, j] proportional to w_i w_j k(z_i, z_j)``, where
-    ``k(x, a) = (1 - rho^2)^{-1/2} exp((2 rho x a - rho^2 (x^2 + a^2)) / (2 (1 - rho^2)))`` is
-    the density ratio p(x, a) / (phi(x) phi(a)) (Mehler's kernel). The matrix of T is then the
+    (normalised to sum 1); the joint is ``J[i, j] proportional to w_i w_j k(z_i, z_j)`` with ``k``
+    the Mehler density ratio (:func:`mehler_density_ratio`). The matrix of T is then the
     Nystrom discretisation of the integral operator, whose singular values converge to |rho|^k
     and whose mu_k, sampled at the nodes, to He_k / sqrt(k!): the Hermite functions of degree
     < n_nodes are exactly orthonormal under the quadrature weights, so only the Mehler terms of
     degree >= n_nodes (size |rho|^n_nodes) are aliased. With |rho| <= 0.8 and 80 nodes the first
     ten pairs match to ~1e-14 (tested at 1e-10).
+
+    ``marginals="quadrature"`` keeps that joint as it is: its marginals equal the weights up to
+    the same aliasing (``marginal_error``). ``marginals="exact"`` rescales it symmetrically,
+    ``J -> diag(r) J diag(r)`` with ``r`` close to 1 (log-domain Sinkhorn to relative ``tol``),
+    so that ``px == pa == weights`` and the joint stays symmetric: the form the chapters use
+    when a population loss is trained against ``P_X``.
+    Chapters "Contexts and the expectation operator", "Self-supervised objectives" (Thm 11) and
+    "Scaling and diminishing returns".
     """
     rho = _check_rho(rho)
     n_nodes = check_int("n_nodes", n_nodes, lo=2, hi=300)
+    marginals = check_choice("marginals", marginals, ["quadrature", "exact"])
+    tol = check_float("tol", tol, lo=0.0, hi=1e-3, lo_open=True)
+    max_iter = check_int("max_iter", max_iter, lo=1)
     z, w = hermegauss(n_nodes)
     w = w / w.sum()
-    r2 = 1.0 - rho * rho
-    logk = (2 * rho * np.outer(z, z) - rho * rho * (z[:, None] ** 2 + z[None, :] ** 2)) / (2 * r2)
-    logj = logk + np.log(w)[:, None] + np.log(w)[None, :]
+    logj = _mehler_log_ratio(z, z, rho) + np.log(w)[:, None] + np.log(w)[None, :]
+    logj = 0.5 * (logj + logj.T)
+    if marginals == "exact":
+        logj, _ = _symmetric_sinkhorn(logj, w, tol, max_iter)
     joint = np.exp(logj - logj.max())
+    joint = 0.5 * (joint + joint.T)
     joint /= joint.sum()
     ctx = QuadratureContext(joint)
     ctx.x_nodes = z
     ctx.a_nodes = z.copy()
+    ctx.weights = w
+    ctx.marginal_error = float(max(np.max(np.abs(ctx.px - w) / w), np.max(np.abs(ctx.pa - w) / w)))
     return ctx
 
 

@@ -8,9 +8,10 @@ diminishing returns*, ``ch06_scaling``):
 
 * the Gaussian-noise context :math:`A=\rho X+\sqrt{1-\rho^2}Z`, :math:`X\sim N(0,1)` (digest §6
   M2: :math:`s_k=\rho^k`, :math:`\mu_k=He_k/\sqrt{k!}`), in closed form through Hermite
-  coordinates (:func:`hermite_functions`, :func:`fourier_feature_coordinates`,
-  :func:`step_coordinates`) and as a nonnegative finite context on Gauss--Hermite nodes
-  (:func:`gaussian_quadrature_context`) for training on the population loss;
+  coordinates (:func:`contexture.analytic.hermite_functions`,
+  :func:`fourier_feature_coordinates`, :func:`step_coordinates`) and, for training on the
+  population loss, as a finite context on Gauss--Hermite nodes with exact marginals
+  (:func:`contexture.analytic.gaussian_noise_context` with ``marginals="exact"``);
 * nested function classes: :func:`polynomial_features`, :func:`random_fourier_features`;
 * :func:`class_optimum` -- the best :math:`d`-dimensional encoder inside a linear class for the
   contexture objective (the ratio trace of Definition 21; Rayleigh--Ritz), and
@@ -31,12 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.linalg import solve_triangular
 from scipy.special import ndtri
 
 from ._checks import check_float, check_int, check_matrix
-from .contexts import FiniteContext
+from .analytic import hermite_functions
 from .metrics import approximation_error, thm16_eps_range, worst_case_error_exact
 from .metrics._validate import check_rtol, check_spectrum, orthonormal_basis
 from .spectra import SingularSystem
@@ -44,14 +44,10 @@ from .spectra import SingularSystem
 __all__ = [
     "ClassOptimum",
     "FourierFeatures",
-    "GaussianGrid",
     "ScalingCurve",
     "class_contrastive_minimum",
     "class_optimum",
     "fourier_feature_coordinates",
-    "gaussian_quadrature_context",
-    "hermite_functions",
-    "mehler_density_ratio",
     "mu_coordinates",
     "polynomial_features",
     "random_fourier_features",
@@ -61,113 +57,11 @@ __all__ = [
     "thm16_eps",
 ]
 
-_MAX_NODES = 100  # Gauss-Hermite weights underflow (products below 1e-300) beyond this
-
-
 def _check_x(x: Any) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     return check_matrix("x", arr, ndim=1)
-
-
-# --------------------------------------------------------------------------------------------
-# the Gaussian-noise context on a quadrature grid (digest §6 M2)
-# --------------------------------------------------------------------------------------------
-
-def hermite_functions(x: Any, n: int) -> np.ndarray:
-    r"""Orthonormal probabilists' Hermite polynomials :math:`\mu_k=He_k/\sqrt{k!}`, ``k < n``.
-
-    The singular functions of the Gaussian-noise context (digest §6 M2, derived there from
-    :math:`\mathbb E[He_k(A)\mid x]=\rho^kHe_k(x)`), orthonormal in :math:`L^2(N(0,1))`.
-    Returned as an ``len(x) x n`` matrix, evaluated with the normalised three-term recurrence
-    :math:`\mu_k=(x\mu_{k-1}-\sqrt{k-1}\,\mu_{k-2})/\sqrt k` (stable, no factorials). Chapter
-    *Scaling and diminishing returns*.
-    """
-    xs = _check_x(x)
-    n = check_int("n", n, lo=1)
-    out = np.empty((xs.size, n))
-    out[:, 0] = 1.0
-    if n > 1:
-        out[:, 1] = xs
-    for k in range(2, n):
-        out[:, k] = (xs * out[:, k - 1] - np.sqrt(k - 1.0) * out[:, k - 2]) / np.sqrt(k)
-    return out
-
-
-def mehler_density_ratio(x: Any, a: Any, rho: float) -> np.ndarray:
-    r"""Density ratio :math:`P^+(x,a)/(P_{\mathcal X}(x)P_{\mathcal A}(a))` of the Gaussian context.
-
-    For :math:`A=\rho X+\sqrt{1-\rho^2}Z` with :math:`X,Z\sim N(0,1)` independent this is Mehler's
-    kernel :math:`\sum_k\rho^k\mu_k(x)\mu_k(a)=(1-\rho^2)^{-1/2}
-    \exp\!\big(\frac{2\rho xa-\rho^2(x^2+a^2)}{2(1-\rho^2)}\big)` (Lemma 4 with digest §6 M2;
-    the dual kernel :math:`k_X^+` is the same formula at :math:`\rho^2`). Returns the
-    ``len(x) x len(a)`` matrix. Chapter *Scaling and diminishing returns*.
-    """
-    xs, as_ = _check_x(x), _check_x(a)
-    rho = check_float("rho", rho, lo=-1.0, hi=1.0, lo_open=True, hi_open=True)
-    r2 = rho * rho
-    expo = (2.0 * rho * np.outer(xs, as_) - r2 * (xs[:, None] ** 2 + as_[None, :] ** 2)) \
-        / (2.0 * (1.0 - r2))
-    return np.exp(expo) / np.sqrt(1.0 - r2)
-
-
-@dataclass(frozen=True)
-class GaussianGrid:
-    """Result of :func:`gaussian_quadrature_context`.
-
-    ``context`` is the finite context on the ``nodes`` (``A = X`` = the nodes), ``weights`` the
-    normalised Gauss--Hermite weights (``= context.px = context.pa``), ``rho`` the correlation,
-    ``balance_error`` the final relative marginal error of the Sinkhorn balancing.
-    """
-
-    context: FiniteContext
-    nodes: np.ndarray
-    weights: np.ndarray
-    rho: float
-    balance_error: float
-
-
-def gaussian_quadrature_context(
-    rho: float, n_nodes: int, *, tol: float = 1e-14, max_iter: int = 10_000
-) -> GaussianGrid:
-    r"""The Gaussian-noise context of digest §6 M2 as a finite context on Gauss--Hermite nodes.
-
-    :math:`X\sim N(0,1)` is replaced by the ``n_nodes``-point Gauss--Hermite rule
-    :math:`(x_i,w_i)` (exact for polynomials of degree :math:`<2n`), and the joint by
-    :math:`J_{ij}=r_iw_i\,k_\rho(x_i,x_j)\,w_jr_j` with :math:`k_\rho` the Mehler density ratio
-    (:func:`mehler_density_ratio`). The symmetric Sinkhorn scaling :math:`r\approx1` makes both
-    marginals equal the weights exactly (relative error ``tol``), so :math:`J` is a valid,
-    nonnegative, symmetric contexture with :math:`\mathcal A=\mathcal X`. Its singular values
-    approach :math:`\rho^k` and its singular functions the Hermite functions as ``n_nodes``
-    grows (checked in the chapter and the tests; e.g. 40 nodes and :math:`\rho=0.5` give
-    :math:`|s_k-\rho^k|<10^{-12}`). ``rho`` in ``(0, 1)``; ``n_nodes`` in ``[3, 100]``.
-    Chapter *Scaling and diminishing returns* (Sec. 4.2).
-    """
-    rho = check_float("rho", rho, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    n_nodes = check_int("n_nodes", n_nodes, lo=3, hi=_MAX_NODES)
-    tol = check_float("tol", tol, lo=0.0, hi=1e-3, lo_open=True)
-    max_iter = check_int("max_iter", max_iter, lo=1)
-    x, w = hermegauss(n_nodes)
-    w = w / w.sum()
-    J = w[:, None] * mehler_density_ratio(x, x, rho) * w[None, :]
-    J = 0.5 * (J + J.T)
-    r = np.ones(n_nodes)
-    err = np.inf
-    for _ in range(max_iter):
-        r = np.sqrt(r * w / (J @ r))  # damped symmetric Sinkhorn step
-        err = float(np.max(np.abs(r * (J @ r) - w) / w))
-        if err <= tol:
-            break
-    if not err <= tol:
-        raise RuntimeError(f"Sinkhorn balancing did not reach tol={tol!r} in {max_iter} "
-                           f"iterations (relative marginal error {err!r})")
-    Jb = r[:, None] * J * r[None, :]
-    Jb = 0.5 * (Jb + Jb.T)
-    ctx = FiniteContext(Jb / Jb.sum())
-    x.setflags(write=False)
-    w.setflags(write=False)
-    return GaussianGrid(context=ctx, nodes=x, weights=w, rho=rho, balance_error=err)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,12 +75,13 @@ def _log_factorial_sqrt(n: int) -> np.ndarray:
 def polynomial_features(x: Any, degree: int) -> np.ndarray:
     r"""Nonconstant features spanning the polynomials of degree :math:`\le` ``degree``.
 
-    Columns are :math:`\mu_1..\mu_p` of :func:`hermite_functions` (``p = degree``): the same span
+    Columns are :math:`\mu_1..\mu_p` of :func:`contexture.analytic.hermite_functions`
+    (``p = degree``): the same span
     as the monomials :math:`x,\dots,x^p` plus constants, much better conditioned. The classes
     are nested in ``degree``. Chapter *Scaling and diminishing returns* (Sec. 4.2).
     """
     degree = check_int("degree", degree, lo=1)
-    return hermite_functions(x, degree + 1)[:, 1:]
+    return hermite_functions(_check_x(x), degree)[:, 1:]
 
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:

@@ -17,8 +17,8 @@ compares its trained encoders with:
   :func:`contexture.metrics.cca_alignment`, penalise a collapsed (rank-deficient) encoder;
 * :func:`dae_optimum` -- Eq. (2) / Theorem 11: the top eigenspace of ``T* Lambda T`` with the
   linear loss kernel on X;
-* :func:`gaussian_noise_quadrature` -- the Gaussian-noise context (digest M2) discretised on
-  Gauss-Hermite nodes, where Theorem 11's autoencoder recovers the degree-1 Hermite function;
+* the Gaussian-noise context (digest M2) on Gauss-Hermite nodes, where Theorem 11's autoencoder
+  recovers the degree-1 Hermite function, is :func:`contexture.analytic.gaussian_noise_context`;
 * :class:`WeightedLookupEncoder` -- a lookup table in ``L^2(P)`` coordinates, so that AdamW
   also converges on context values of tiny probability (quadrature nodes);
 * :class:`PairSampler` -- draws ``(X, A, A+)`` with ``A, A+ ~ P+(. | X)`` independent, for the
@@ -38,12 +38,10 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import torch
-from numpy.polynomial import hermite_e
-from scipy.special import logsumexp
 from torch import nn
 
 from ._checks import check_float, check_int, check_matrix
-from .contexts.base import Context, FiniteContext
+from .contexts.base import Context
 from .encoders import LookupEncoder
 from .metrics.alignment import principal_angles
 from .objectives import supervised_kernel
@@ -57,7 +55,6 @@ __all__ = [
     "average_encoder",
     "contrastive_optimum",
     "dae_optimum",
-    "gaussian_noise_quadrature",
     "invariance_excess",
     "lora_optimum",
     "non_contrastive_gap",
@@ -447,34 +444,6 @@ def dae_optimum(context: Context, x_values: Any, d: int, *, bias: bool = True) -
                       minimum=float(second - lam[:d].sum()))
 
 
-def gaussian_noise_quadrature(rho: float, n: int) -> tuple[FiniteContext, np.ndarray]:
-    """The Gaussian-noise context ``A = rho X + sqrt(1 - rho^2) Z`` on ``n`` Gauss-Hermite nodes.
-
-    Digest M2: for ``X ~ N(0, 1)`` the singular functions are the normalised probabilists'
-    Hermite polynomials ``He_k / sqrt(k!)`` on both sides, with ``s_k = |rho|^k``. The finite
-    version puts ``X`` and ``A`` on the nodes ``t_1..t_n`` of ``n``-point Gauss-Hermite quadrature
-    with ``P_X(t_i) = w_i`` (normalised weights) and
-    ``P+(t_j | t_i) ∝ w_j k(t_i, t_j)``, where ``k(x, a) = p(a | x) / p(a)`` is the density ratio
-    (Mehler's kernel); rows are normalised in log space. Because quadrature of polynomials
-    against the Gaussian is exact, the discrete spectrum matches ``rho^k`` to rounding for the
-    leading ``k`` once ``n`` is a few tens, and ``P_A = P_X``. Returns ``(context, nodes)``.
-    Used for Theorem 11 (the linear-decoder autoencoder learns ``He_1``). A self-contained
-    discretisation for chapter ``ch03_self_supervised`` (the closed forms themselves belong to
-    ``contexture.analytic``).
-    """
-    rho = check_float("rho", rho, lo=-1.0, hi=1.0, lo_open=True, hi_open=True)
-    if rho == 0.0:
-        raise ValueError("rho must be nonzero (rho = 0 is the independent context)")
-    n = check_int("n", n, lo=2, hi=2000)
-    t, w = hermite_e.hermegauss(n)
-    w = w / w.sum()
-    log_ratio = (-(t[None, :] - rho * t[:, None]) ** 2 / (2.0 * (1.0 - rho**2))
-                 + t[None, :] ** 2 / 2.0)
-    log_rows = log_ratio + np.log(w)[None, :]
-    cond = np.exp(log_rows - logsumexp(log_rows, axis=1, keepdims=True))
-    return FiniteContext.from_conditional(cond, w), t
-
-
 # --------------------------------------------------------------------------------------------
 # sampling positive pairs (batch losses)
 # --------------------------------------------------------------------------------------------
@@ -509,10 +478,10 @@ class WeightedLookupEncoder(nn.Module):
     space), but the free parameters are ``u = sqrt(P) psi``, in which the population losses are
     isotropic. AdamW's per-coordinate steps (and its ``eps``) otherwise stall the rows of
     points with tiny probability -- e.g. the outer Gauss-Hermite nodes of
-    :func:`gaussian_noise_quadrature`, whose weights fall below ``1e-10`` -- and the learned span
-    stops short of the optimum. ``weights`` is ``P`` (positive, length ``num_points``); the
-    initial ``u`` is ``N(0, init_scale^2)`` from ``seed``. ``forward()`` returns the
-    ``num_points x out_dim`` table of ``psi``. Chapter ``ch03_self_supervised``.
+    :func:`contexture.analytic.gaussian_noise_context`, whose weights fall below ``1e-10`` --
+    and the learned span stops short of the optimum. ``weights`` is ``P`` (positive, length
+    ``num_points``); the initial ``u`` is ``N(0, init_scale^2)`` from ``seed``. ``forward()``
+    returns the ``num_points x out_dim`` table of ``psi``. Chapter ``ch03_self_supervised``.
     """
 
     def __init__(self, num_points: int, out_dim: int, weights: Any, *, init_scale: float = 1.0,

@@ -24,6 +24,7 @@ from contexture.analytic import (
     hypercube_points,
     label_noise_context,
     label_noise_spectrum,
+    mehler_density_ratio,
     parity_functions,
     resampling_context,
     resampling_spectrum,
@@ -78,10 +79,43 @@ def test_gaussian_noise(rho, n_nodes):
                                atol=1e-8)
 
 
+@pytest.mark.parametrize(("rho", "n_nodes"), [(0.5, 30), (-0.7, 60), (0.9, 100), (0.6, 300)])
+def test_gaussian_exact_marginals(rho, n_nodes):
+    # marginals="exact": px = pa = weights to 1e-12 relative, symmetric joint, and the spectrum is
+    # still |rho|^k (k <= 10, 1e-12); for rho = 0.9 the plain quadrature joint misses the weights
+    # by ~6e-5, which the balancing removes without moving the spectrum.
+    ctx = gaussian_noise_context(rho, n_nodes, marginals="exact")
+    joint = np.asarray(ctx.joint)
+    assert joint.min() >= 0.0
+    np.testing.assert_allclose(joint, joint.T, atol=1e-16)
+    np.testing.assert_allclose(ctx.px, ctx.weights, rtol=1e-12)
+    np.testing.assert_allclose(ctx.pa, ctx.weights, rtol=1e-12)
+    assert ctx.marginal_error <= 1e-12
+    d = min(10, n_nodes - 1)
+    np.testing.assert_allclose(svd(ctx, d, solver="dense").s, gaussian_noise_spectrum(rho, d),
+                               atol=1e-12)
+    plain = gaussian_noise_context(rho, n_nodes)
+    if (rho, n_nodes) == (0.9, 100):
+        assert plain.marginal_error > 1e-6
+    np.testing.assert_allclose(plain.weights, ctx.weights)
+
+
+def test_mehler_ratio_matches_the_context():
+    # J[i, j] = w_i w_j k(z_i, z_j) with k the Mehler ratio (quadrature form, tolerance 1e-12)
+    ctx = gaussian_noise_context(0.6, 30)
+    z, w = ctx.x_nodes, ctx.weights
+    expected = w[:, None] * mehler_density_ratio(z, z, 0.6) * w[None, :]
+    np.testing.assert_allclose(np.asarray(ctx.joint), expected / expected.sum(), atol=1e-12)
+
+
 def test_gaussian_rejects():
     msg = r"rho must be a finite number in \(-1\.0, 1\.0\), got 1\.0"
     with pytest.raises(ValueError, match=msg):
         gaussian_noise_context(1.0)
+    with pytest.raises(ValueError, match=r"n_nodes must be an integer in \[2, 300\], got 301"):
+        gaussian_noise_context(0.5, 301)
+    with pytest.raises(ValueError, match=r"marginals must be one of .*'exact'.*got 'balanced'"):
+        gaussian_noise_context(0.5, marginals="balanced")
 
 
 # -- Boolean hypercube (M3, M4) ---------------------------------------------------------------

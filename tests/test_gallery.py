@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contexture.analytic import gaussian_noise_context, hermite_functions
 from contexture.association_theory import (
     hypercube_masking_context,
     hypercube_points,
@@ -29,7 +30,6 @@ from contexture.gallery import (
     shift_law,
 )
 from contexture.metrics import principal_angles
-from contexture.scaling import gaussian_quadrature_context, hermite_functions
 
 SV_TOL = 1e-9
 ANGLE_TOL = 1e-8
@@ -59,11 +59,11 @@ def test_def5_span_equals_top_eigenspace_of_tt_star(seed: int) -> None:
 
 def test_gaussian_quadrature_spectrum_and_hermite_span() -> None:
     rho, k = 0.6, 6
-    grid = gaussian_quadrature_context(rho, 30)
-    sv = grid.context.svd(k)
+    grid = gaussian_noise_context(rho, 30, marginals="exact")
+    sv = grid.svd(k)
     np.testing.assert_allclose(sv.s, rho ** np.arange(k + 1), atol=SV_TOL)
-    H = hermite_functions(grid.nodes, 4)
-    ang = principal_angles(sv.mu[:, 1:4], H[:, 1:4], weights=grid.context.px)
+    H = hermite_functions(grid.x_nodes, 3)
+    ang = principal_angles(sv.mu[:, 1:4], H[:, 1:4], weights=grid.px)
     assert ang.max() < ANGLE_TOL
 
 

@@ -16,6 +16,7 @@ from scipy.integrate import quad
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
+from contexture.analytic import gaussian_noise_context, hermite_functions, mehler_density_ratio
 from contexture.contexts import knn_context
 from contexture.metrics import (
     cca_alignment,
@@ -31,9 +32,6 @@ from contexture.scaling import (
     class_contrastive_minimum,
     class_optimum,
     fourier_feature_coordinates,
-    gaussian_quadrature_context,
-    hermite_functions,
-    mehler_density_ratio,
     mu_coordinates,
     polynomial_features,
     random_fourier_features,
@@ -61,8 +59,8 @@ def _one_blas_thread():
 
 @pytest.fixture(scope="module")
 def grid():
-    g = gaussian_quadrature_context(0.5, 30)
-    return g, g.context.svd(29)
+    g = gaussian_noise_context(0.5, 30, marginals="exact")
+    return g, g.svd(29)
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +77,14 @@ def knn():
 def test_hermite_functions_are_orthonormal_under_gaussian_quadrature() -> None:
     # 40-node Gauss-Hermite is exact for degree <= 79; tolerance 1e-12.
     x, w = hermegauss(40)
-    M = hermite_functions(x, 30)
+    M = hermite_functions(x, 29)
     np.testing.assert_allclose(M.T @ (w[:, None] * M) / w.sum(), np.eye(30), atol=1e-12)
 
 
 def test_mehler_ratio_is_the_spectral_sum_of_lemma_4() -> None:
     # Lemma 4 with s_k = rho^k: sum_k rho^k mu_k(x) mu_k(a); 200 terms, tolerance 1e-10.
     x = np.linspace(-2.0, 2.0, 7)
-    M = hermite_functions(x, 200)
+    M = hermite_functions(x, 199)
     series = (M * 0.6 ** np.arange(200)) @ M.T
     np.testing.assert_allclose(mehler_density_ratio(x, x, 0.6), series, rtol=1e-10, atol=1e-12)
 
@@ -98,7 +96,7 @@ def test_fourier_coordinates_match_quadrature_and_have_no_tail() -> None:
     x, w = hermegauss(100)
     w = w / w.sum()
     F = rff(x)
-    np.testing.assert_allclose(U[:30], hermite_functions(x, 31)[:, 1:].T @ (w[:, None] * F),
+    np.testing.assert_allclose(U[:30], hermite_functions(x, 30)[:, 1:].T @ (w[:, None] * F),
                                atol=1e-12)
     np.testing.assert_allclose(means, w @ F, atol=1e-12)
     assert tails.max() < 1e-12
@@ -115,7 +113,7 @@ def test_step_coordinates_match_direct_integration() -> None:
     # <1[x>0], mu_k> by adaptive quadrature for k = 1..10; tolerance 1e-10.
     u, tail = step_coordinates(200)
     for k in range(1, 11):
-        val = quad(lambda t, k=k: hermite_functions(np.array([t]), k + 1)[0, k]
+        val = quad(lambda t, k=k: hermite_functions(np.array([t]), k)[0, k]
                    * math.exp(-t * t / 2) / math.sqrt(2 * math.pi), 0.0, np.inf)[0]
         assert abs(u[k - 1] - val) < 1e-10
     assert abs(u @ u + tail - 0.25) < 1e-15  # ||1[x>0] - 1/2||^2 = 1/4
@@ -126,12 +124,12 @@ def test_quadrature_context_is_a_valid_gaussian_context(grid) -> None:
     # Marginals = weights (1e-13 relative), symmetric, nonnegative; s_k = rho^k and
     # span(mu_1..mu_3) = span(He_1..He_3) to 1e-10 (all s_k to 1e-9) for rho = 0.5, 30 nodes.
     g, sv = grid
-    J = np.asarray(g.context.joint)
+    J = np.asarray(g.joint)
     assert J.min() >= 0.0
     np.testing.assert_allclose(J, J.T, atol=1e-15)
     np.testing.assert_allclose(J.sum(1), g.weights, rtol=1e-13)
     np.testing.assert_allclose(sv.s, 0.5 ** np.arange(30), atol=1e-9)
-    herm = hermite_functions(g.nodes, D + 1)[:, 1:]
+    herm = hermite_functions(g.x_nodes, D)[:, 1:]
     assert principal_angles(sv.mu[:, 1:D + 1], herm, g.weights).max() < 1e-10
 
 
@@ -216,7 +214,7 @@ def test_nested_basis_of_a_prefix_is_a_prefix() -> None:
 def test_span_alignment_is_r2_cca_for_rank_d_and_at_most_r_over_d(grid) -> None:
     g, sv = grid
     rng = np.random.default_rng(2)
-    phi = rng.standard_normal((30, D)) + hermite_functions(g.nodes, D + 1)[:, 1:]
+    phi = rng.standard_normal((30, D)) + hermite_functions(g.x_nodes, D)[:, 1:]
     co = mu_coordinates(phi, sv)
     assert abs(span_alignment(co, D) - cca_alignment(phi, sv.mu[:, 1:D + 1], g.weights)) < 1e-9
     assert span_alignment(co @ rng.standard_normal((D, D)), D) == pytest.approx(
@@ -228,12 +226,12 @@ def test_contrastive_loss_inside_a_class_is_minimised_by_the_ritz_span(grid) -> 
     # Proposition (L_C in a class): value at the scaled Ritz optimum = -1/2 sum lambda^2
     # (library loss, 1e-12), and BFGS from random starts never goes lower (1e-9).
     g, sv = grid
-    F = random_fourier_features(4, seed=0, frequency_scale=2.0)(g.nodes)
+    F = random_fourier_features(4, seed=0, frequency_scale=2.0)(g.x_nodes)
     opt = class_optimum(mu_coordinates(F, sv), sv.s[1:], D)
     target = class_contrastive_minimum(opt.ritz)
     Fc = F - g.weights @ F
     psi = Fc @ opt.coefficients * np.sqrt(opt.ritz)
-    J = torch.tensor(np.asarray(g.context.joint))
+    J = torch.tensor(np.asarray(g.joint))
     assert abs(float(spectral_contrastive_loss(torch.tensor(psi), J)) - target) < 1e-12
     U = mu_coordinates(F, sv)
     C, B = U.T @ U, U.T @ (sv.s[1:, None] ** 2 * U)
@@ -307,8 +305,6 @@ def test_random_encoders_never_beat_theorem_16_or_ky_fan() -> None:
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: gaussian_quadrature_context(1.0, 20), "rho"),
-    (lambda: gaussian_quadrature_context(0.5, 101), "n_nodes"),
     (lambda: class_optimum(np.ones((4, 2)), [0.9, 0.5, 0.1], 1), "rows"),
     (lambda: class_optimum(np.zeros((3, 2)), [0.9, 0.5, 0.1], 1), "constant"),
     (lambda: thm16_eps([0.9, 0.5], 1.5), "fraction"),

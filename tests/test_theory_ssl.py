@@ -15,6 +15,7 @@ import torch
 from numpy.polynomial import hermite_e
 from torch import nn
 
+from contexture.analytic import gaussian_noise_context
 from contexture.contexts import FiniteContext, knn_context
 from contexture.encoders import MLP, LookupEncoder
 from contexture.metrics import cca_alignment, principal_angles
@@ -36,7 +37,6 @@ from contexture.ssl import (
     average_encoder,
     contrastive_optimum,
     dae_optimum,
-    gaussian_noise_quadrature,
     invariance_excess,
     lora_optimum,
     non_contrastive_gap,
@@ -341,8 +341,9 @@ def test_dae_optimum(ctx: FiniteContext, joint: np.ndarray, sv) -> None:
 
 
 @pytest.mark.parametrize("rho", [0.6, -0.8])
-def test_gaussian_noise_quadrature_spectrum(rho: float) -> None:
-    ctx, t = gaussian_noise_quadrature(rho, 40)
+def test_gaussian_noise_context_theorem_11(rho: float) -> None:
+    ctx = gaussian_noise_context(rho, 40, marginals="exact")
+    t = ctx.x_nodes
     sys_ = ctx.svd(4)
     assert np.allclose(sys_.s[1:], np.abs(rho) ** np.arange(1, 5), atol=1e-8)  # s_k = |rho|^k
     assert np.allclose(ctx.pa, ctx.px, atol=1e-12)
@@ -354,12 +355,13 @@ def test_gaussian_noise_quadrature_spectrum(rho: float) -> None:
     assert max_angle(opt.functions, t, ctx.pa) < 1e-6  # Theorem 11: He_1
     assert abs(opt.eigenvalues[1]) < 1e-10  # rank 1 = d_X
     with pytest.raises(ValueError):
-        gaussian_noise_quadrature(1.0, 10)
+        gaussian_noise_context(1.0, 10, marginals="exact")
 
 
 def test_gaussian_dae_training() -> None:
     rho = 0.6
-    ctx, t = gaussian_noise_quadrature(rho, 20)
+    ctx = gaussian_noise_context(rho, 20, marginals="exact")
+    t = ctx.x_nodes
     J = np.asarray(ctx.joint)
     he12 = np.stack([t, (t**2 - 1) / math.sqrt(2)], axis=1)
     finals = {}
