@@ -7,12 +7,14 @@ PROFILE ?= default
 CH ?=
 PARAMS ?=
 PORT ?= 8000
+# Branch for `make publish`; empty means repository.branch of book/_config.yml.
+BRANCH ?=
 # Mirror directory for offline data preparation: $(CONTEXTURE_DATA_MIRROR), else a mirror folder
 # ../shared/data beside the project when there is one; empty means download from OpenML.
 DATA_MIRROR ?= $(or $(CONTEXTURE_DATA_MIRROR),$(wildcard ../shared/data))
 DATA_FLAGS := $(if $(DATA_MIRROR),--mirror $(DATA_MIRROR),)
 
-.PHONY: help setup browser data book smoke chapter test lint bench serve clean
+.PHONY: help setup browser data book smoke chapter test lint bench serve clean publish
 
 help:
 	@echo "make book      set up, prepare data, execute every chapter (profile default), build HTML"
@@ -21,6 +23,7 @@ help:
 	@echo "make chapter CH=<name> PROFILE=<p> PARAMS=\"-p key value ...\"   one chapter"
 	@echo "make data      prepare the datasets (DATA_MIRROR=dir imports from a local mirror)"
 	@echo "make serve     serve book/_build/html on 127.0.0.1:$(PORT)"
+	@echo "make publish   make book, then commit it to the local launch-button branch (no push)"
 	@echo "make bench     run the spectral solver benchmark"
 	@echo "make clean     remove build outputs (keeps .venv and data/)"
 
@@ -48,6 +51,10 @@ book: setup data
 
 smoke: setup data
 	$(PY) -m contexture.pipeline build --profile smoke
+
+# Commit the executed notebooks of the default build to a local branch for the launch buttons.
+publish: book
+	$(PY) -m contexture.pipeline publish --profile default $(if $(BRANCH),--branch $(BRANCH),)
 
 chapter: setup
 	@test -n "$(CH)" || { echo "usage: make chapter CH=<name> PROFILE=<profile> PARAMS=\"-p key value\""; \

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.linalg
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._checks import check_choice, check_float, check_int, check_matrix
 from .seeding import seed_everything

@@ -132,3 +132,15 @@ def test_chapter_one_shows_theorem_box_figure_and_glued_number(smoke_html):
     assert "pasted-text" in page, "glued numbers are rendered with {glue:text}"
     assert "launch-buttons" in page or "colab" in page.lower(), "launch buttons are configured"
     assert 'href="../_sources/chapters/ch01_contexts.ipynb"' in page, "download of the notebook"
+
+
+def test_no_machine_paths_in_the_built_book(smoke_html):
+    # Neither the pages nor the downloadable notebooks may show where the book was built.
+    root = str(smoke_html.parents[3].resolve())
+    offenders = []
+    for path in sorted(smoke_html.rglob("*")):
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".txt", ".md", ".json"}:
+            text = path.read_text(errors="replace")
+            if root in text or "site-packages" in text:
+                offenders.append(str(path.relative_to(smoke_html)))
+    assert not offenders, f"machine paths in: {offenders[:10]}"

@@ -1,4 +1,4 @@
-"""Command line of the book pipeline: ``python -m contexture.pipeline {build,chapter,list}``."""
+"""Command line of the book pipeline: ``python -m contexture.pipeline COMMAND`` (see --help)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from .execute import ChapterFailed, Layout, discover_chapters, execute_chapter, prepare_run
 from .params import ParameterError, load_profile, parse_override
 from .provenance import repo_root
+from .publish import PublishError, book_repository, publish
 from .stage import build_html, stage_book
 
 
@@ -103,6 +104,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    try:
+        result = publish(root, args.profile, args.branch)
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    url, configured = book_repository(root)
+    if result.branch != configured:
+        print(f"note: the launch buttons open branch {configured!r} (repository.branch in "
+              f"book/_config.yml), not {result.branch!r}")
+    print(f"launch buttons: {url or '(no repository.url in book/_config.yml)'} on branch "
+          f"{configured!r}")
+    print(f"Nothing was pushed. To publish: git push origin {result.branch}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m contexture.pipeline", description=__doc__)
     parser.add_argument("--root", default=str(repo_root()), help="project root")
@@ -129,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     c.set_defaults(func=cmd_chapter)
     ls = sub.add_parser("list", help="list chapters and their declared parameters")
     ls.set_defaults(func=cmd_list)
+    pb = sub.add_parser("publish", help="commit the executed notebooks of a built profile to a "
+                                        "local branch for the Binder/Colab buttons (no push)")
+    pb.add_argument("--profile", default="default", help="a profile built before (default)")
+    pb.add_argument("--branch", default=None,
+                    help="branch to commit to (default: repository.branch in book/_config.yml)")
+    pb.set_defaults(func=cmd_publish)
 
     args = parser.parse_args(argv)
     try:

@@ -20,7 +20,7 @@ from .params import ParameterError, ParamSpec, parse_parameters_cell, resolve_pa
 from .provenance import git_commit
 
 __all__ = ["Chapter", "Layout", "RunRecord", "ChapterFailed", "discover_chapters",
-           "prepare_run", "execute_chapter"]
+           "prepare_run", "execute_chapter", "relative_paths"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -140,6 +140,24 @@ def _parameters_box(params: dict[str, Any], profile: str, chapter: str) -> str:
     )
 
 
+def relative_paths(nb: nbformat.NotebookNode, root: Path) -> bool:
+    """Make papermill's ``input_path``/``output_path`` metadata relative to ``root`` (in place).
+
+    Paths outside ``root`` keep only their file name, so no machine's directory layout reaches a
+    published notebook. Returns whether anything changed.
+    """
+    pm = nb.metadata.get("papermill", {})
+    changed = False
+    for key in ("input_path", "output_path"):
+        value = pm.get(key)
+        if isinstance(value, str) and os.path.isabs(value):
+            path = Path(value)
+            pm[key] = (path.relative_to(root).as_posix() if path.is_relative_to(root)
+                       else path.name)
+            changed = True
+    return changed
+
+
 def _decorate(nb: nbformat.NotebookNode, params: dict[str, Any], profile: str,
               chapter: str) -> None:
     """Hide the parameter code cells and put a collapsed "Parameters used" box in their place."""
@@ -226,6 +244,7 @@ def execute_chapter(run: PreparedRun, layout: Layout, *, force: bool = False,
         raise ChapterFailed(error)
     nb = nbformat.read(output_nb, as_version=4)
     _decorate(nb, run.params, profile, name)
+    relative_paths(nb, layout.book_dir.resolve().parent)
     _atomic_write(executed, nbformat.writes(nb))
     output_nb.unlink(missing_ok=True)
     _atomic_write(record_file, json.dumps(asdict(record), indent=2, default=str))

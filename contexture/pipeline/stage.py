@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,14 @@ import yaml
 from .execute import Layout, RunRecord, discover_chapters
 from .provenance import environment_summary, git_commit
 
-__all__ = ["STATUS_MARKER", "stage_book", "build_html", "status_markdown"]
+__all__ = ["STATUS_MARKER", "stage_book", "build_html", "status_markdown", "staged_build_info"]
 
 STATUS_MARKER = "<!-- status-table -->"
+# The footer of every page; ``staged_build_info`` reads it back (the publish step checks it).
+_BUILD_INFO = ('<p class="build-info">Built from commit <code>{commit}</code> '
+               "with profile <code>{profile}</code>.</p>")
+_BUILD_INFO_RE = re.compile(
+    r"Built from commit <code>([^<]*)</code> with profile <code>([^<]*)</code>")
 
 
 def status_markdown(records: list[RunRecord], profile: str) -> str:
@@ -94,10 +100,7 @@ def stage_book(layout: Layout, records: list[RunRecord], profile: str,
     config_path = src / "_config.yml"
     config = yaml.safe_load(config_path.read_text())
     html = config.setdefault("html", {})
-    html["extra_footer"] = (
-        f'<p class="build-info">Built from commit <code>{git_commit()}</code> '
-        f"with profile <code>{profile}</code>.</p>"
-    )
+    html["extra_footer"] = _BUILD_INFO.format(commit=git_commit(), profile=profile)
     if partial:  # a build of a few chapters: links to the pages left out cannot resolve
         sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
         sphinx_config.setdefault("suppress_warnings", []).append("myst.xref_missing")
@@ -108,6 +111,21 @@ def stage_book(layout: Layout, records: list[RunRecord], profile: str,
         text = status.read_text()
         status.write_text(text.replace(STATUS_MARKER, status_markdown(records, profile)))
     return src
+
+
+def staged_build_info(src: Path) -> tuple[str, str] | None:
+    """``(commit, profile)`` that the staged tree ``src`` was built from, or None if unknown.
+
+    Read back from the page footer that :func:`stage_book` writes into ``src/_config.yml``; the
+    commit is ``git_commit()`` at staging time (short, ``+dirty`` for a modified work tree).
+    """
+    config_path = src / "_config.yml"
+    if not config_path.is_file():
+        return None
+    config = yaml.safe_load(config_path.read_text()) or {}
+    footer = str((config.get("html") or {}).get("extra_footer", ""))
+    match = _BUILD_INFO_RE.search(footer)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def build_html(src: Path, path_output: Path, *, log=print) -> Path:
