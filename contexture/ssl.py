@@ -95,6 +95,16 @@ def _table(name: str, value: Any, rows: int, what: str) -> np.ndarray:
     return arr
 
 
+def _encoder_on_a(ctx: Context, psi: Any) -> np.ndarray:
+    """``psi`` as an ``M x d`` table on the context values, ``1 <= d <= min(N, M) - 1``."""
+    table = _table("psi", psi, ctx.shape[1], "context value a")
+    r = min(ctx.shape)
+    if table.shape[1] > r - 1:
+        raise ValueError(f"psi must have at most min(N, M) - 1 = {r - 1} columns, "
+                         f"got {table.shape[1]}")
+    return table
+
+
 def _dense(m: Any) -> np.ndarray:
     return m.toarray() if sp.issparse(m) else np.asarray(m, dtype=np.float64)
 
@@ -270,11 +280,8 @@ def invariance_excess(context: Context, psi: Any) -> float:
     ``2 * inv_coeff * excess`` under the repair. Chapter ``ch03_self_supervised``.
     """
     ctx = _context(context)
-    table = _table("psi", psi, ctx.shape[1], "context value a")
+    table = _encoder_on_a(ctx, psi)
     d = table.shape[1]
-    r = min(ctx.shape)
-    if d > r - 1:
-        raise ValueError(f"psi must have at most min(N, M) - 1 = {r - 1} columns, got {d}")
     _, G, positive = _cov_and_positive(ctx, table)
     lam = np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None)
     s = ctx.svd(d, solver="dense").s[1:]
@@ -293,11 +300,8 @@ def vicreg_span_repair(context: Context, psi: Any) -> np.ndarray:
     Sec. 3.2 / Theorem 10. Chapter ``ch03_self_supervised``.
     """
     ctx = _context(context)
-    table = _table("psi", psi, ctx.shape[1], "context value a")
+    table = _encoder_on_a(ctx, psi)
     d = table.shape[1]
-    r = min(ctx.shape)
-    if d > r - 1:
-        raise ValueError(f"psi must have at most min(N, M) - 1 = {r - 1} columns, got {d}")
     _, G, _ = _cov_and_positive(ctx, table)
     lam, U = np.linalg.eigh(G)
     lam, U = np.clip(lam[::-1], 0.0, None), U[:, ::-1]
@@ -372,11 +376,8 @@ def non_contrastive_gap(context: Context, psi: Any, *, rtol: float = 1e-6) -> fl
     span is the top-``d`` right singular space. Chapter ``ch03_self_supervised``.
     """
     ctx = _context(context)
-    table = _table("psi", psi, ctx.shape[1], "context value a")
+    table = _encoder_on_a(ctx, psi)
     d = table.shape[1]
-    r = min(ctx.shape)
-    if d > r - 1:
-        raise ValueError(f"psi must have at most min(N, M) - 1 = {r - 1} columns, got {d}")
     rtol = check_float("rtol", rtol, lo=0.0, lo_open=True, hi=1.0)
     tc, G, _ = _cov_and_positive(ctx, table)
     lam, V = np.linalg.eigh(G)
