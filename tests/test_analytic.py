@@ -97,7 +97,6 @@ def test_gaussian_exact_marginals(rho, n_nodes):
     plain = gaussian_noise_context(rho, n_nodes)
     if (rho, n_nodes) == (0.9, 100):
         assert plain.marginal_error > 1e-6
-    np.testing.assert_allclose(plain.weights, ctx.weights)
 
 
 def test_mehler_ratio_matches_the_context():
