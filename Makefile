@@ -47,19 +47,19 @@ data: setup
 	$(PY) -m data_scripts.prepare $(DATA_FLAGS)
 
 book: setup data
-	$(PY) -m contexture.pipeline build --profile default
+	$(PY) -m bookbuild build --profile default
 
 smoke: setup data
-	$(PY) -m contexture.pipeline build --profile smoke
+	$(PY) -m bookbuild build --profile smoke
 
 # Commit the executed notebooks of the default build to a local branch for the launch buttons.
 publish: book
-	$(PY) -m contexture.pipeline publish --profile default $(if $(BRANCH),--branch $(BRANCH),)
+	$(PY) -m bookbuild publish --profile default $(if $(BRANCH),--branch $(BRANCH),)
 
 chapter: setup
 	@test -n "$(CH)" || { echo "usage: make chapter CH=<name> PROFILE=<profile> PARAMS=\"-p key value\""; \
-	  $(PY) -m contexture.pipeline list; exit 2; }
-	$(PY) -m contexture.pipeline chapter $(CH) --profile $(PROFILE) $(PARAMS)
+	  $(PY) -m bookbuild list; exit 2; }
+	$(PY) -m bookbuild chapter $(CH) --profile $(PROFILE) $(PARAMS)
 
 test: setup browser data
 	$(PY) -m pytest

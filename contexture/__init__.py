@@ -1,12 +1,21 @@
 """contexture: helper library of the companion book to "Contextures: Representations from
 Contexts" (Zhai et al., ICML 2025; arXiv v2 numbering throughout).
 
-Submodules by concern: :mod:`.contexts` (finite and sample-based contexts), :mod:`.operators`
-and :mod:`.spectra` (Definitions 1-2, Lemmas 3-4), :mod:`.metrics` (Sec. 4-5, App. C, F),
-:mod:`.objectives`, :mod:`.encoders`, :mod:`.training` (Sec. 3, App. D), :mod:`.data` (datasets),
-:mod:`.results` (reproduced numbers), :mod:`.plotting`, :mod:`.seeding`, :mod:`.pipeline` (the
-book build). The public names below are imported lazily, so ``import contexture`` is cheap and
-torch is only loaded when a torch-based name is used.
+Layers, bottom to top (each imports only those below it; ``tests/test_layers.py`` runs the
+import-linter contracts of ``pyproject.toml``):
+
+- :mod:`.base` -- argument checks, matrix helpers, seeding;
+- :mod:`.operators`, :mod:`.spectra` -- kernels, expectation operators and exact singular systems
+  of a joint law (Definitions 1-2, Lemmas 3-4);
+- :mod:`.contexts` -- finite, sample-based and closed-form contexts (Sec. 1, 2.1, 5.3);
+- :mod:`.metrics` -- alignment, optimality, ratio trace, association, tau (Sec. 4-5, App. C, F);
+- :mod:`.learning` (objectives, encoders, training; Sec. 3, App. D) and :mod:`.data` (datasets);
+- :mod:`.chapters` -- one companion module per book chapter;
+- :mod:`.runtime` -- results registry, plotting style, provenance.
+
+The book build tool (``bookbuild``) lives outside this package. The public names below are
+imported lazily, so ``import contexture`` is cheap and torch is only loaded when a torch-based
+name is used.
 """
 
 from __future__ import annotations
@@ -16,11 +25,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# Subpackages reachable as attributes (``contexture.metrics``), and the results registry of the
+# chapter runtime (``from contexture import results``).
 _SUBMODULES = {
-    "analytic", "association_theory", "contexts", "crops", "data", "encoders", "manifold",
-    "metrics",
-    "objectives", "operators", "optimality_theory", "pipeline", "plotting", "results", "scaling",
-    "seeding", "spectra", "ssl", "supervised", "training",
+    "base": "base", "chapters": "chapters", "contexts": "contexts", "data": "data",
+    "learning": "learning", "metrics": "metrics", "operators": "operators",
+    "spectra": "spectra", "runtime": "runtime", "results": "runtime.results",
 }
 
 _LAZY = {
@@ -41,9 +51,9 @@ _LAZY = {
     "rbf_context": "contexts",
     "rbf_mask_context": "contexts",
     # encoders
-    "LeNet": "encoders",
-    "LookupEncoder": "encoders",
-    "MLP": "encoders",
+    "LeNet": "learning.encoders",
+    "LookupEncoder": "learning.encoders",
+    "MLP": "learning.encoders",
     # metrics
     "WorstCase": "metrics",
     "approximation_error": "metrics",
@@ -77,30 +87,30 @@ _LAZY = {
     "worst_case_error": "metrics",
     "worst_case_error_exact": "metrics",
     # objectives
-    "balanced_risk": "objectives",
-    "dae_risk": "objectives",
-    "dae_risk_batch": "objectives",
-    "laplacian_eigenmaps_loss": "objectives",
-    "laplacian_eigenmaps_loss_batch": "objectives",
-    "laplacian_eigenmaps_minimum": "objectives",
-    "lora_loss": "objectives",
-    "lora_loss_batch": "objectives",
-    "lora_minimum": "objectives",
-    "non_contrastive_loss": "objectives",
-    "non_contrastive_loss_batch": "objectives",
-    "non_contrastive_minimum": "objectives",
-    "spectral_contrastive_loss": "objectives",
-    "spectral_contrastive_loss_batch": "objectives",
-    "spectral_contrastive_minimum": "objectives",
-    "supervised_kernel": "objectives",
-    "supervised_minimum": "objectives",
-    "supervised_risk": "objectives",
-    "supervised_risk_batch": "objectives",
-    "vicreg_loss": "objectives",
-    "vicreg_loss_batch": "objectives",
-    "whiten": "objectives",
+    "balanced_risk": "learning.objectives",
+    "dae_risk": "learning.objectives",
+    "dae_risk_batch": "learning.objectives",
+    "laplacian_eigenmaps_loss": "learning.objectives",
+    "laplacian_eigenmaps_loss_batch": "learning.objectives",
+    "laplacian_eigenmaps_minimum": "learning.objectives",
+    "lora_loss": "learning.objectives",
+    "lora_loss_batch": "learning.objectives",
+    "lora_minimum": "learning.objectives",
+    "non_contrastive_loss": "learning.objectives",
+    "non_contrastive_loss_batch": "learning.objectives",
+    "non_contrastive_minimum": "learning.objectives",
+    "spectral_contrastive_loss": "learning.objectives",
+    "spectral_contrastive_loss_batch": "learning.objectives",
+    "spectral_contrastive_minimum": "learning.objectives",
+    "supervised_kernel": "learning.objectives",
+    "supervised_minimum": "learning.objectives",
+    "supervised_risk": "learning.objectives",
+    "supervised_risk_batch": "learning.objectives",
+    "vicreg_loss": "learning.objectives",
+    "vicreg_loss_batch": "learning.objectives",
+    "whiten": "learning.objectives",
     # seeding
-    "seed_everything": "seeding",
+    "seed_everything": "base.seeding",
     # spectra
     "InaccurateSpectrumError": "spectra",
     "InaccurateSpectrumWarning": "spectra",
@@ -119,32 +129,32 @@ _LAZY = {
     "kernel_a_operator": "operators",
     "kernel_x": "operators",
     "kernel_x_operator": "operators",
-    "QuadratureContext": "analytic",
-    "cycle_fourier_modes": "analytic",
-    "cycle_translation_context": "analytic",
-    "cycle_translation_spectrum": "analytic",
-    "gaussian_noise_context": "analytic",
-    "gaussian_noise_singular_functions": "analytic",
-    "gaussian_noise_spectrum": "analytic",
-    "hypercube_masking_context": "analytic",
-    "hypercube_masking_singular_functions": "analytic",
-    "hypercube_masking_spectrum": "analytic",
-    "hypercube_points": "analytic",
-    "label_noise_context": "analytic",
-    "label_noise_spectrum": "analytic",
-    "parity_functions": "analytic",
-    "resampling_context": "analytic",
-    "resampling_spectrum": "analytic",
-    "subsets_by_size": "analytic",
-    "CropSample": "crops",
-    "crop_size": "crops",
-    "random_crops": "crops",
+    "QuadratureContext": "contexts.analytic",
+    "cycle_fourier_modes": "contexts.analytic",
+    "cycle_translation_context": "contexts.analytic",
+    "cycle_translation_spectrum": "contexts.analytic",
+    "gaussian_noise_context": "contexts.analytic",
+    "gaussian_noise_singular_functions": "contexts.analytic",
+    "gaussian_noise_spectrum": "contexts.analytic",
+    "hypercube_masking_context": "contexts.analytic",
+    "hypercube_masking_singular_functions": "contexts.analytic",
+    "hypercube_masking_spectrum": "contexts.analytic",
+    "hypercube_points": "contexts.analytic",
+    "label_noise_context": "contexts.analytic",
+    "label_noise_spectrum": "contexts.analytic",
+    "parity_functions": "contexts.analytic",
+    "resampling_context": "contexts.analytic",
+    "resampling_spectrum": "contexts.analytic",
+    "subsets_by_size": "contexts.analytic",
+    "CropSample": "contexts.crops",
+    "crop_size": "contexts.crops",
+    "random_crops": "contexts.crops",
     # --- end contexts and spectra ---
     # training
-    "PosthocReduction": "training",
-    "TrainHistory": "training",
-    "posthoc_reduce": "training",
-    "train": "training",
+    "PosthocReduction": "learning.training",
+    "TrainHistory": "learning.training",
+    "posthoc_reduce": "learning.training",
+    "train": "learning.training",
 }
 
 __all__ = sorted(_LAZY)
@@ -156,9 +166,11 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        module = importlib.import_module(f".{_SUBMODULES[name]}", __name__)
+        globals()[name] = module
+        return module
     raise AttributeError(f"module 'contexture' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

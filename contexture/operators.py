@@ -14,10 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from .contexts.base import Matrix, _scale_cols, _scale_rows
+from contexture.base.linalg import Matrix, scale_cols, scale_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .contexts.base import Context
+    from contexture.contexts.finite import Context
 
 __all__ = [
     "adjoint_operator",
@@ -41,7 +41,7 @@ def kernel_x(context: Context) -> Matrix:
     Chapter: "Contexts and the expectation operator".
     """
     p = context.conditional
-    return _dense_or_csr(_scale_cols(p, 1.0 / context.pa) @ p.T)
+    return _dense_or_csr(scale_cols(p, 1.0 / context.pa) @ p.T)
 
 
 def kernel_a(context: Context) -> Matrix:
@@ -50,8 +50,8 @@ def kernel_a(context: Context) -> Matrix:
     Definition 1 (positive-pair kernel). M x M, dense or CSR. Chapter: "Contexts and the
     expectation operator".
     """
-    pt = _scale_cols(context.conditional, 1.0 / context.pa)
-    return _dense_or_csr(pt.T @ _scale_rows(pt, context.px))
+    pt = scale_cols(context.conditional, 1.0 / context.pa)
+    return _dense_or_csr(pt.T @ scale_rows(pt, context.px))
 
 
 def _op(shape: tuple[int, int], fwd, adj) -> LinearOperator:
@@ -79,7 +79,7 @@ def adjoint_operator(context: Context, *, matrix_free: bool = False) -> Matrix |
     """
     p, px, pa = context.conditional, context.px, context.pa
     if not matrix_free:
-        return _dense_or_csr(_scale_cols(_scale_rows(p.T, 1.0 / pa), px))
+        return _dense_or_csr(scale_cols(scale_rows(p.T, 1.0 / pa), px))
 
     def fwd(f: np.ndarray) -> np.ndarray:
         f = np.asarray(f, dtype=np.float64)
@@ -103,7 +103,7 @@ def kernel_x_operator(context: Context, *, matrix_free: bool = False) -> Matrix 
     (N x N); matrix-free it applies T(T* f) at cost O(nnz(P)).
     """
     if not matrix_free:
-        return _dense_or_csr(_scale_cols(kernel_x(context), context.px))
+        return _dense_or_csr(scale_cols(kernel_x(context), context.px))
     t = expectation_operator(context, matrix_free=True)
     ts = adjoint_operator(context, matrix_free=True)
     n = context.shape[0]
@@ -116,7 +116,7 @@ def kernel_a_operator(context: Context, *, matrix_free: bool = False) -> Matrix 
     Definition 2; equals T* T. Matrix ``kernel_a(context) @ diag(pa)`` (M x M).
     """
     if not matrix_free:
-        return _dense_or_csr(_scale_cols(kernel_a(context), context.pa))
+        return _dense_or_csr(scale_cols(kernel_a(context), context.pa))
     t = expectation_operator(context, matrix_free=True)
     ts = adjoint_operator(context, matrix_free=True)
     m = context.shape[1]

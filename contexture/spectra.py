@@ -51,10 +51,10 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from ._checks import check_choice, check_float, check_int, check_matrix
+from contexture.base.checks import check_choice, check_float, check_int, check_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .contexts.base import Context
+    from contexture.contexts.finite import Context
 
 __all__ = [
     "InaccurateSpectrumError",

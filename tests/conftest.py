@@ -20,7 +20,7 @@ def root() -> Path:
 def smoke_html() -> Path:
     """Build the whole book with the smoke profile (cached chapters are not re-executed)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "contexture.pipeline", "build", "--profile", "smoke"],
+        [sys.executable, "-m", "bookbuild", "build", "--profile", "smoke"],
         cwd=ROOT, capture_output=True, text=True,
     )
     tail = f"{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"

@@ -10,7 +10,8 @@ import scipy.linalg as sla
 import torch
 import torch.nn.functional as F
 
-from contexture.analytic import (
+from contexture.contexts import label_context
+from contexture.contexts.analytic import (
     cycle_fourier_modes,
     cycle_translation_context,
     cycle_translation_spectrum,
@@ -30,8 +31,7 @@ from contexture.analytic import (
     resampling_spectrum,
     subsets_by_size,
 )
-from contexture.contexts import label_context
-from contexture.crops import crop_size, random_crops
+from contexture.contexts.crops import crop_size, random_crops
 from contexture.spectra import svd
 
 

@@ -11,6 +11,7 @@ REQUIRED_EXACT = {"torch": "2.13.0", "jupyter-book": "1.0.4.post1"}
 
 
 def _norm(name: str) -> str:
+    name = name.split("[", 1)[0]  # extras ("dask[distributed]") pin the package itself
     return re.sub(r"[-_.]+", "-", name).lower()
 
 

@@ -16,7 +16,7 @@ FIXTURE = Path(__file__).parent / "fixture_book"
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "contexture.pipeline", "--root", str(root), *args],
+        [sys.executable, "-m", "bookbuild", "--root", str(root), *args],
         capture_output=True, text=True,
     )
 

@@ -1,4 +1,5 @@
-"""Closed-form checks of contexture.objectives on small exact finite contexts (digest §2, §6 M8).
+"""Closed-form checks of contexture.learning.objectives on small exact finite contexts (digest §2,
+§6 M8).
 
 Every loss is evaluated at the exact solution predicted by its theorem and compared with the
 closed-form minimum (tolerance 1e-10 unless stated), then checked not to be beaten by random
@@ -12,7 +13,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from contexture import objectives as ob
+from contexture.learning import objectives as ob
 
 torch.set_num_threads(1)
 TOL = 1e-10  # exact evaluations, float64

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from contexture.pipeline.execute import discover_chapters
-from contexture.pipeline.params import (
+from bookbuild.execute import discover_chapters
+from bookbuild.params import (
     ParameterError,
     load_profile,
     parse_parameters_cell,

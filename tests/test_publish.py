@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from contexture.pipeline.publish import (
+from bookbuild.publish import (
     PYTORCH_CPU_INDEX,
     PublishError,
     binder_requirements,
@@ -269,7 +269,7 @@ def test_the_real_lock_gives_torch_exactly(root: Path):
 
 def test_command_line(repo: Path):
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "contexture.pipeline", "--root", str(repo),
+        return subprocess.run([sys.executable, "-m", "bookbuild", "--root", str(repo),
                                "publish", *args], capture_output=True, text=True)
 
     refused = run()

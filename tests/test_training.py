@@ -14,9 +14,9 @@ import pytest
 import torch
 from test_objectives import angle, graph_T, operator_eigh, random_joint, svd_system, t
 
-from contexture import encoders as en
-from contexture import objectives as ob
-from contexture import training as tr
+from contexture.learning import encoders as en
+from contexture.learning import objectives as ob
+from contexture.learning import training as tr
 
 torch.set_num_threads(1)
 N, M, D = 12, 9, 3

@@ -5,9 +5,14 @@ All share the :class:`Context` interface (``px``, ``pa``, ``joint``, kernels, op
 
 from __future__ import annotations
 
-from .base import Context, FiniteContext, Matrix
-from .discrete import LabelContext, graph_context, label_context, label_noise_channel
-from .sample import (
+from contexture.contexts.discrete import (
+    LabelContext,
+    graph_context,
+    label_context,
+    label_noise_channel,
+)
+from contexture.contexts.finite import Context, FiniteContext, Matrix
+from contexture.contexts.sample import (
     KNNContext,
     MaskedKNNContext,
     MaskedRBFContext,

@@ -7,8 +7,9 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from .._checks import check_choice, check_float, check_int, check_matrix
-from .base import Context, FiniteContext, _as_matrix
+from contexture.base.checks import check_choice, check_float, check_int, check_matrix
+from contexture.base.linalg import as_matrix
+from contexture.contexts.finite import Context, FiniteContext
 
 __all__ = ["LabelContext", "graph_context", "label_context", "label_noise_channel"]
 
@@ -21,7 +22,8 @@ def label_noise_channel(
     Symmetric label noise: keep the label with probability 1 - noise, otherwise draw it
     uniformly from the *other* C - 1 classes (``flip_to="other"``) or from all C classes
     (``flip_to="any"``). ``M = alpha I + beta 1 1^T`` with ``alpha = 1 - noise C/(C-1)``
-    ("other") or ``1 - noise`` ("any"); see :func:`contexture.analytic.label_noise_spectrum`.
+    ("other") or ``1 - noise`` ("any"); see
+    :func:`contexture.contexts.analytic.label_noise_spectrum`.
     """
     c = check_int("n_classes", n_classes, lo=2)
     eta = check_float("noise", noise, lo=0.0, hi=1.0)
@@ -101,7 +103,7 @@ def graph_context(W: Any, *, atol: float = 1e-12) -> FiniteContext:
     ``P_w(u, v) = w(u, v)/d_sum``, so ``pa == px``. Chapter: "Manifold learning learns a contexture"
     (Theorem 12).
     """
-    w = _as_matrix("W", W)
+    w = as_matrix("W", W)
     if w.shape[0] != w.shape[1]:
         raise ValueError(f"W must be square, got shape {w.shape}")
     atol = check_float("atol", atol, lo=0.0)

@@ -1,7 +1,7 @@
 """Sample-based contexts on a data matrix X (n x p): A = X (the sample itself), P_X = 1/n.
 
 These are the four context families of the paper's Sec. 5.3 experiments (KNN, RBF, KNN_mask,
-RBF_mask; digest E6). Each is a :class:`~contexture.contexts.base.Context` whose rows are the
+RBF_mask; digest E6). Each is a :class:`~contexture.contexts.finite.Context` whose rows are the
 sample points and whose columns are the context points ``X[a_index]``; each also knows
 ``P+(. | x)`` for new points x (:meth:`SampleContext.conditional_at`), which gives the
 out-of-sample extension of Lemma 3 (:meth:`SampleContext.extend`).
@@ -15,11 +15,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
-from .._checks import check_float, check_int, check_matrix
-from .base import Context, Matrix
+from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.contexts.finite import Context, Matrix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..spectra import SingularSystem
+    from contexture.spectra import SingularSystem
 
 __all__ = [
     "KNNContext",
@@ -125,7 +125,7 @@ class SampleContext(Context):
         embedding of test points (the paper does not say how it embedded them, digest Sec. 1).
         Chapters: "Scaling and diminishing returns", "Association and the τ metric".
         """
-        from ..spectra import extend
+        from contexture.spectra import extend
 
         return extend(system, self.conditional_at(X_new))
 

@@ -15,9 +15,9 @@ Example::
 
 from __future__ import annotations
 
-from .canonical import CanonicalTable, file_digest, read_canonical, write_canonical
-from .dataset import Dataset, load, load_canonical, provenance_table, summary_table
-from .errors import (
+from contexture.data.canonical import CanonicalTable, file_digest, read_canonical, write_canonical
+from contexture.data.dataset import Dataset, load, load_canonical, provenance_table, summary_table
+from contexture.data.errors import (
     ChecksumError,
     DataError,
     DataNotPreparedError,
@@ -25,10 +25,10 @@ from .errors import (
     DownloadError,
     UnknownDatasetError,
 )
-from .paths import data_dir, mirror_dir
-from .preprocess import MISSING_LEVEL, Preprocessor, fit_preprocessor
-from .registry import REGISTRY, DatasetInfo, info, names
-from .splits import PAPER_FRACTIONS, Split, split_indices
+from contexture.data.paths import data_dir, mirror_dir
+from contexture.data.preprocess import MISSING_LEVEL, Preprocessor, fit_preprocessor
+from contexture.data.registry import REGISTRY, DatasetInfo, info, names
+from contexture.data.splits import PAPER_FRACTIONS, Split, split_indices
 
 __all__ = [
     "MISSING_LEVEL",

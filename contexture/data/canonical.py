@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ChecksumError, DataError
+from contexture.data.errors import ChecksumError, DataError
 
 __all__ = [
     "CANONICAL_FILE",

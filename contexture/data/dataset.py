@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import check_choice, check_int
-from .canonical import CanonicalTable, canonical_status, read_canonical, read_meta
-from .errors import DataNotPreparedError, DataUnavailableError
-from .paths import data_dir
-from .preprocess import Preprocessor, fit_preprocessor, output_width
-from .registry import REGISTRY, DatasetInfo, info
-from .splits import Split, split_indices
+from contexture.base.checks import check_choice, check_int
+from contexture.data.canonical import CanonicalTable, canonical_status, read_canonical, read_meta
+from contexture.data.errors import DataNotPreparedError, DataUnavailableError
+from contexture.data.paths import data_dir
+from contexture.data.preprocess import Preprocessor, fit_preprocessor, output_width
+from contexture.data.registry import REGISTRY, DatasetInfo, info
+from contexture.data.splits import Split, split_indices
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .canonical import CanonicalTable
+from contexture.data.canonical import CanonicalTable
 
 __all__ = ["MISSING_LEVEL", "Preprocessor", "fit_preprocessor", "output_width"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from .errors import UnknownDatasetError
+from contexture.data.errors import UnknownDatasetError
 
 __all__ = ["REGISTRY", "DatasetInfo", "info", "names"]
 

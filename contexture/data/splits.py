@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_float, check_int
+from contexture.base.checks import check_float, check_int
 
 __all__ = ["PAPER_FRACTIONS", "Split", "split_indices"]
 

@@ -5,14 +5,14 @@ Singular values passed as ``s`` are always the **nontrivial** ones, ``s[0]`` = :
 
 from __future__ import annotations
 
-from .alignment import (
+from contexture.metrics.alignment import (
     canonical_correlations,
     cca_alignment,
     mutual_knn_alignment,
     principal_angles,
     subspace_distance,
 )
-from .association import (
+from contexture.metrics.association import (
     chi2_from_joint,
     decay_rate,
     function_lipschitz_estimate,
@@ -21,8 +21,8 @@ from .association import (
     lemma25_bound,
     lipschitz_estimate,
 )
-from .correlation import distance_correlation, pearson
-from .optimality import (
+from contexture.metrics.correlation import distance_correlation, pearson
+from contexture.metrics.optimality import (
     WorstCase,
     approximation_error,
     compatibility,
@@ -32,7 +32,7 @@ from .optimality import (
     worst_case_error,
     worst_case_error_exact,
 )
-from .ratio_trace import (
+from contexture.metrics.ratio_trace import (
     generalized_eigenvalues,
     ky_fan_check,
     ratio_trace,
@@ -41,7 +41,7 @@ from .ratio_trace import (
     trace_gap,
     trace_gap_terms,
 )
-from .tau import tau, tau_exponential
+from contexture.metrics.tau import tau, tau_exponential
 
 __all__ = [
     "WorstCase",

@@ -16,8 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from .._checks import check_choice, check_int, check_matrix
-from ._validate import check_rtol, check_weights, orthonormal_basis
+from contexture.base.checks import check_choice, check_int, check_matrix
+from contexture.base.validate import check_rtol, check_weights, orthonormal_basis
 
 __all__ = [
     "canonical_correlations",

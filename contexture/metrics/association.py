@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from scipy.optimize import least_squares
 from scipy.spatial.distance import cdist, pdist, squareform
 
-from .._checks import check_float, check_int, check_matrix
-from ._validate import check_spectrum, check_weights
+from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.base.validate import check_spectrum, check_weights
 
 __all__ = [
     "chi2_from_joint",

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._checks import check_matrix
+from contexture.base.checks import check_matrix
 
 __all__ = ["distance_correlation", "pearson"]
 

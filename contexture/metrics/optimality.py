@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from .._checks import check_float, check_int, check_matrix
-from ._validate import check_coords, check_rtol, check_spectrum, orthonormal_basis
+from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.base.validate import check_coords, check_rtol, check_spectrum, orthonormal_basis
 
 __all__ = [
     "WorstCase",

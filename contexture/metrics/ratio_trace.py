@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_matrix
-from ._validate import check_coords, check_rtol, check_spectrum
+from contexture.base.checks import check_choice, check_float, check_matrix
+from contexture.base.validate import check_coords, check_rtol, check_spectrum
 
 __all__ = [
     "generalized_eigenvalues",

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_float, check_int
-from ._validate import check_spectrum
+from contexture.base.checks import check_float, check_int
+from contexture.base.validate import check_spectrum
 
 __all__ = ["tau", "tau_exponential"]
 

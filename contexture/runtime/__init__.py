@@ -1,0 +1,1 @@
+"""Chapter runtime: the results registry (record, verify, glue), plotting style and provenance."""
