@@ -44,4 +44,38 @@ def test_verify_returns_a_check_that_displays_a_verdict(tmp_path):
     results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
     check = results.verify("tiny", 1.0, 1.0 + 1e-15, tol=1e-12, note="both sides")
     assert isinstance(check, float) and check < 1e-12
-    assert repr(check).startswith("✔ tiny: discrepancy") and "both sides" in repr(check)
+    assert repr(check) == "✓ both sides: gap 1.1 × 10⁻¹⁵ (tolerance 10⁻¹²)"
+
+
+def test_numbers_are_formatted_for_people():
+    from contexture.runtime.formatting import fmt, fmt_tol
+
+    assert fmt(0.0) == "0" and fmt(0) == "0"
+    assert fmt(3e-17) == "below 10⁻¹⁵" and fmt(-3e-17) == "below 10⁻¹⁵"
+    assert fmt(9.299e-3) == "0.0093"
+    assert fmt(3.14e-8) == "3.1 × 10⁻⁸" and fmt(1e-12) == "10⁻¹²"
+    assert fmt(4177) == "4,177" and fmt(1.7886, 3) == "1.79" and fmt(-0.0123) == "−0.012"
+    assert fmt(2.5e6) == "2,500,000" and fmt(float("nan")) == "NaN"
+    assert fmt_tol(1e-12) == "10⁻¹²" and fmt_tol(0.05) == "0.050"
+
+
+def test_checks_table_lists_checks_since_the_last_table(tmp_path):
+    results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
+    results.verify("a", 1.0, 1.0 + 1e-13, tol=1e-12, note="scalar identity")
+    results.verify("b", np.zeros(3), np.full(3, 2e-9), tol=1e-8)
+    table = results.checks_table()
+    assert [row[0] for row in table.rows] == ["scalar identity", "b"]
+    assert table.rows[0][1:3] == ["1.000", "1.000"] and table.rows[1][1:3] == ["", ""]
+    assert table.rows[1][3] == "2.0 × 10⁻⁹" and table.rows[1][4] == "10⁻⁸"
+    assert "<table" in table._repr_html_() and "scalar identity" in repr(table)
+    with pytest.raises(RuntimeError, match="no checks"):
+        results.checks_table()
+
+
+def test_paper_table_and_human_glue(tmp_path):
+    results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
+    results.record("tau_min", 1.78861, paper=1.79, tol=0.01, note="τ minimum")
+    table = results.paper_table(["tau_min"])
+    assert table.rows == [["τ minimum", "1.79", "1.79", "−0.00139", "10⁻²"]]
+    with pytest.raises(KeyError, match="never_recorded"):
+        results.paper_table(["never_recorded"])

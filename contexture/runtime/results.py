@@ -5,16 +5,23 @@ it where there is one, and written to a machine-readable JSON file per chapter t
 provenance (commit, profile, parameters, seed, package versions, time). Recording also *glues*
 the value (myst-nb), so the prose shows it with ``{glue:text}`key:.4f``` and never types it.
 
-Typical use in a chapter::
+Typical use in a chapter (the bookkeeping cells are hidden in the book, ``remove-input``)::
 
     from contexture import results
     results.start("ch01_contexts", profile=profile, seed=seed)
     results.record("chi2_gap", gap, tol=1e-12, note="Σ s_i² − χ²")
-    results.verify("lemma4_reconstruction", lhs, rhs, tol=1e-12)   # asserts and records
+    results.verify("lemma4_reconstruction", lhs, rhs, tol=1e-12,
+                   note="Lemma 4: J = Σ s_i μ_i ν_i P_X P_A")   # asserts and records
+    results.checks_table()      # one compact table of the checks made since the last table
+
+Every recorded number is glued twice: ``key`` (the raw value, for ``{glue:text}`key:.3f```)
+and ``key_h`` (formatted for people by :func:`contexture.runtime.formatting.fmt`: ``0.0093``,
+``3.1 × 10⁻⁸``, ``below 10⁻¹⁵``).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -25,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from contexture.runtime.formatting import fmt, fmt_tol
 from contexture.runtime.provenance import environment_summary, git_commit
 
-__all__ = ["Check", "Recorded", "Run", "start", "record", "verify", "current", "load"]
+__all__ = ["Check", "Recorded", "Run", "Table", "start", "record", "verify", "current", "load",
+           "checks_table", "paper_table"]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -50,6 +59,7 @@ class Run:
     params: dict[str, Any] | None
     path: Path
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending_checks: list[dict[str, Any]] = field(default_factory=list, repr=False)
     started: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                time.gmtime()))
 
@@ -129,6 +139,9 @@ def record(key: str, value: Any, *, paper: Any = None, tol: float | None = None,
     run.save()
     if glue:
         _glue(key, _plain(value))
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+                value, bool):
+            _glue(f"{key}_h", fmt(value))
         if paper is not None:
             _glue(f"{key}_paper", _plain(paper))
     if isinstance(value, float | np.floating) and not isinstance(value, Check | Recorded):
@@ -168,8 +181,8 @@ class Check(float):
         return obj
 
     def __repr__(self) -> str:
-        what = f" ({self.note})" if self.note else ""
-        return f"✔ {self.key}: discrepancy {float(self):.2e} ≤ tolerance {self.tol:.0e}{what}"
+        what = self.note or self.key
+        return f"✓ {what}: gap {fmt(float(self))} (tolerance {fmt_tol(self.tol)})"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
@@ -195,10 +208,82 @@ def verify(key: str, lhs: Any, rhs: Any, *, tol: float, note: str | None = None,
     if a.ndim == 0:
         record(f"{key}_lhs", float(a), note=note)
         record(f"{key}_rhs", float(b), note=note)
+    current().pending_checks.append({
+        "key": key, "note": note, "gap": err, "tol": tol, "relative": relative,
+        "lhs": float(a) if a.ndim == 0 else None, "rhs": float(b) if b.ndim == 0 else None,
+        "passed": err <= tol})
     if not err <= tol:
         raise AssertionError(f"check {key!r} failed: discrepancy {err:.3e} exceeds tolerance "
                              f"{tol:.1e}" + (f" ({note})" if note else ""))
     return Check(err, key, tol, note)
+
+
+class Table:
+    """A small table for the book: HTML in a notebook, aligned text elsewhere."""
+
+    def __init__(self, header: list[str], rows: list[list[str]], caption: str | None = None,
+                 css_class: str = "results-table") -> None:
+        self.header, self.rows, self.caption, self.css_class = header, rows, caption, css_class
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th>{esc(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                       for row in self.rows)
+        cap = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
+        return (f'<div class="table-wrapper"><table class="{self.css_class}">{cap}'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+    def __repr__(self) -> str:
+        widths = [max(len(str(c)) for c in col) for col in zip(self.header, *self.rows,
+                                                                  strict=True)]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                 for row in [self.header, *self.rows]]
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+def checks_table(caption: str | None = None) -> Table:
+    """The checks verified since the previous table, one row each: what is checked, the two
+    sides when they are numbers, the gap and the tolerance. Ends a hidden bookkeeping cell."""
+    run = current()
+    checks, run.pending_checks = run.pending_checks, []
+    if not checks:
+        raise RuntimeError("no checks were verified since the previous checks_table()")
+    rows = []
+    for c in checks:
+        what = c["note"] or c["key"].replace("_", " ")
+        sides = ([fmt(c["rhs"], 4), fmt(c["lhs"], 4)] if c["lhs"] is not None
+                 else ["", ""])
+        gap = fmt(c["gap"]) + (" (relative)" if c["relative"] else "")
+        rows.append([what, *sides, gap, fmt_tol(c["tol"]), "✓" if c["passed"] else "✗"])
+    return Table(["Check", "Expected", "Computed", "Gap", "Tolerance", ""], rows, caption,
+                 css_class="results-table checks-table")
+
+
+def paper_table(keys: list[str], labels: list[str] | None = None, *, digits: int = 3,
+                caption: str | None = None) -> Table:
+    """Paper versus ours for recorded keys that carry a paper value: one row per key with the
+    paper's value, ours, their difference and the tolerance recorded with it (if any)."""
+    run = current()
+    labels = labels or [run.entries[k].get("note") or k.replace("_", " ") for k in keys]
+    if len(labels) != len(keys):
+        raise ValueError(f"labels must have one entry per key ({len(keys)}), got {len(labels)}")
+    rows = []
+    for key, label in zip(keys, labels, strict=True):
+        if key not in run.entries:
+            raise KeyError(f"{key!r} has not been recorded in {run.chapter}")
+        e = run.entries[key]
+        ours, paper = e["value"], e["paper"]
+        both = isinstance(ours, int | float) and isinstance(paper, int | float)
+        rows.append([label,
+                     fmt(paper, digits) if isinstance(paper, int | float) else str(paper or ""),
+                     fmt(ours, digits) if isinstance(ours, int | float) else str(ours),
+                     fmt(ours - paper, digits) if both else "",
+                     fmt_tol(e["tol"]) if e.get("tol") else ""])
+    return Table(["Quantity", "Paper", "Ours", "Difference", "Tolerance"], rows, caption)
 
 
 def load(path: str | Path) -> dict[str, Any]:
