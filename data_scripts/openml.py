@@ -23,7 +23,7 @@ from contexture.data.canonical import CanonicalTable, atomic_path, file_digest
 from contexture.data.errors import ChecksumError, DataError, DownloadError
 from contexture.data.registry import DatasetInfo
 
-from .arff import read_arff
+from .arff_frame import read_arff
 from .provenance import base_provenance, differences_vs_paper
 from .tables import frame_to_table
 

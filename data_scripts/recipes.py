@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .arff import read_arff
+from .arff_frame import read_arff
 
 __all__ = ["RECIPES", "Parsed", "Recipe", "read_idx"]
 

@@ -31,9 +31,9 @@ def _naive_dcor(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt((A * B).mean() / np.sqrt((A * A).mean() * (B * B).mean())))
 
 
-def test_distance_correlation_matches_dcor_reference_values() -> None:
-    # Reference values produced by dcor==0.7 `dcor.distance_correlation` (V-statistic) on these
-    # exact inputs; pinned because importing dcor (numba) takes several seconds. Tolerance 1e-10.
+def test_distance_correlation_matches_definition() -> None:
+    # An independent implementation of the definition (loops) and values pinned from dcor==0.7
+    # `dcor.distance_correlation`; both are the un-squared dCor. Tolerances 1e-12 and 1e-10.
     rng = np.random.default_rng(1)
     x = rng.standard_normal(60)
     ys = (x**2 + 0.1 * rng.standard_normal(60), rng.standard_normal(60), 2 * x + 1)
@@ -45,6 +45,12 @@ def test_distance_correlation_matches_dcor_reference_values() -> None:
     Y[:, 0] += X[:, 1] ** 2
     assert distance_correlation(X, Y) == pytest.approx(0.4620833317718521, abs=1e-10)
     assert distance_correlation(X, Y) == pytest.approx(_naive_dcor(X, Y), abs=1e-12)
+    # n = 140, the number of contexts per dataset in Table 1; column vectors equal 1-D input
+    tau, err = rng.uniform(1, 2, 140), rng.standard_normal(140)
+    err += np.sin(4 * tau)
+    value = distance_correlation(tau, err)
+    assert value == pytest.approx(_naive_dcor(tau, err), abs=1e-12)
+    assert distance_correlation(tau[:, None], err[:, None]) == pytest.approx(value, abs=1e-12)
 
 
 def test_distance_correlation_properties_and_errors() -> None:
