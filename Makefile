@@ -9,18 +9,23 @@ PARAMS ?=
 PORT ?= 8000
 # Branch for `make publish`; empty means repository.branch of book/_config.yml.
 BRANCH ?=
+# `make sweep`: the sweep NAME, a Dask scheduler address (empty: local processes), local workers.
+NAME ?=
+SCHEDULER ?=
+WORKERS ?=
 # Mirror directory for offline data preparation: $(CONTEXTURE_DATA_MIRROR), else a mirror folder
 # ../shared/data beside the project when there is one; empty means download from OpenML.
 DATA_MIRROR ?= $(or $(CONTEXTURE_DATA_MIRROR),$(wildcard ../shared/data))
 DATA_FLAGS := $(if $(DATA_MIRROR),--mirror $(DATA_MIRROR),)
 
-.PHONY: help setup browser data book smoke chapter test lint bench serve clean publish
+.PHONY: help setup browser data book smoke chapter sweep test lint bench serve clean publish
 
 help:
 	@echo "make book      set up, prepare data, execute every chapter (profile default), build HTML"
 	@echo "make test      set up, prepare data, run the whole test suite (smoke book + browser)"
 	@echo "make smoke     the book with the smoke profile (into build/smoke/_build/html)"
 	@echo "make chapter CH=<name> PROFILE=<p> PARAMS=\"-p key value ...\"   one chapter"
+	@echo "make sweep NAME=<sweep> PROFILE=<p> [SCHEDULER=tcp://host:8786] [WORKERS=n]   fill a sweep's store"
 	@echo "make data      prepare the datasets (DATA_MIRROR=dir imports from a local mirror)"
 	@echo "make serve     serve book/_build/html on 127.0.0.1:$(PORT)"
 	@echo "make publish   make book, then commit it to the local launch-button branch (no push)"
@@ -60,6 +65,14 @@ chapter: setup
 	@test -n "$(CH)" || { echo "usage: make chapter CH=<name> PROFILE=<profile> PARAMS=\"-p key value\""; \
 	  $(PY) -m bookbuild list; exit 2; }
 	$(PY) -m bookbuild chapter $(CH) --profile $(PROFILE) $(PARAMS)
+
+# Compute a sweep that a chapter declares (SWEEPS in its companion) into the store the chapter
+# reads, locally or on a Dask cluster; without NAME, list the declared sweeps.
+sweep: setup data
+	@test -n "$(NAME)" || { echo "usage: make sweep NAME=<sweep> PROFILE=<profile> [SCHEDULER=tcp://host:8786] [WORKERS=n] [PARAMS=\"-p key value\"]"; \
+	  $(PY) -m bookbuild sweep; exit 2; }
+	$(PY) -m bookbuild sweep $(NAME) --profile $(PROFILE) $(PARAMS) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),) $(if $(WORKERS),--workers $(WORKERS),)
 
 test: setup browser data
 	$(PY) -m pytest

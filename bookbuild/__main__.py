@@ -10,6 +10,7 @@ from bookbuild.execute import ChapterFailed, Layout, discover_chapters, execute_
 from bookbuild.params import ParameterError, load_profile, parse_override
 from bookbuild.publish import PublishError, book_repository, publish
 from bookbuild.stage import build_html, stage_book
+from bookbuild.sweep import add_sweep_parser
 from contexture.runtime.provenance import repo_root
 
 
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     pb.add_argument("--branch", default=None,
                     help="branch to commit to (default: repository.branch in book/_config.yml)")
     pb.set_defaults(func=cmd_publish)
+    add_sweep_parser(sub)
 
     args = parser.parse_args(argv)
     try:
