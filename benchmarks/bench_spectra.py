@@ -1,7 +1,7 @@
 """Benchmark: top-d singular pairs of KNN and RBF contexts (not a test).
 
 Compares ``contexture.spectra.svd`` with two kernel-PCA baselines on the dual kernel
-``K[i, j] = k_X^+(x_i, x_j)`` (digest Sec. 1 recipe: the eigenvalues of K / n are s_i^2):
+``K[i, j] = k_X^+(x_i, x_j)`` (kernel PCA: the eigenvalues of K / n are s_i^2):
 
 * scikit-learn ``KernelPCA(kernel="precomputed", eigen_solver="arpack", n_components=d+1)``
   (it centres K, which removes exactly the trivial pair, so it returns s_1^2..s_{d+1}^2 times n);

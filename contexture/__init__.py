@@ -59,7 +59,6 @@ _LAZY = {
     "approximation_error": "metrics",
     "canonical_correlations": "metrics",
     "cca_alignment": "metrics",
-    "chi2_from_joint": "metrics",
     "compatibility": "metrics",
     "converse_task": "metrics",
     "decay_rate": "metrics",
@@ -76,6 +75,7 @@ _LAZY = {
     "principal_angles": "metrics",
     "ratio_trace": "metrics",
     "ratio_trace_matrices": "metrics",
+    "span_alignment": "metrics",
     "subspace_distance": "metrics",
     "tau": "metrics",
     "tau_exponential": "metrics",
@@ -109,8 +109,9 @@ _LAZY = {
     "vicreg_loss": "learning.objectives",
     "vicreg_loss_batch": "learning.objectives",
     "whiten": "learning.objectives",
-    # seeding
+    # base: seeding and the weighted eigendecomposition
     "seed_everything": "base.seeding",
+    "weighted_eigh": "base.linalg",
     # spectra
     "InaccurateSpectrumError": "spectra",
     "InaccurateSpectrumWarning": "spectra",
@@ -118,10 +119,8 @@ _LAZY = {
     "extend": "spectra",
     "reconstruct_joint": "spectra",
     "svd": "spectra",
-    # --- contexts and spectra ---
-    # (Context classes, constructors, SingularSystem, svd, extend, reconstruct_joint and the
-    # InaccurateSpectrum* names are listed above under "contexts" and "spectra")
     "residuals": "spectra",
+    # operators and closed-form contexts
     "adjoint_operator": "operators",
     "chi_square": "operators",
     "expectation_operator": "operators",
@@ -140,16 +139,16 @@ _LAZY = {
     "hypercube_masking_singular_functions": "contexts.analytic",
     "hypercube_masking_spectrum": "contexts.analytic",
     "hypercube_points": "contexts.analytic",
+    "hypercube_spectrum": "contexts.analytic",
     "label_noise_context": "contexts.analytic",
     "label_noise_spectrum": "contexts.analytic",
-    "parity_functions": "contexts.analytic",
+    "parity_features": "contexts.analytic",
+    "parity_subsets": "contexts.analytic",
     "resampling_context": "contexts.analytic",
     "resampling_spectrum": "contexts.analytic",
-    "subsets_by_size": "contexts.analytic",
     "CropSample": "contexts.crops",
     "crop_size": "contexts.crops",
     "random_crops": "contexts.crops",
-    # --- end contexts and spectra ---
     # training
     "PosthocReduction": "learning.training",
     "TrainHistory": "learning.training",

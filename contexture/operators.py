@@ -38,7 +38,7 @@ def kernel_x(context: Context) -> Matrix:
     """Gram matrix ``K[i, k] = k_X^+(x_i, x_k) = sum_a P+(a|x_i) P+(a|x_k) / P_A(a)``.
 
     Definition 1 (dual kernel), in the equivalent form used in App. F. N x N, dense or CSR.
-    Chapter: "Contexts and the expectation operator".
+    Chapter ``ch01_contexts`` and every chapter that takes kernel PCA on a sample.
     """
     p = context.conditional
     return _dense_or_csr(scale_cols(p, 1.0 / context.pa) @ p.T)
@@ -47,8 +47,8 @@ def kernel_x(context: Context) -> Matrix:
 def kernel_a(context: Context) -> Matrix:
     """Gram ``K[j, l] = k_A^+(a_j, a_l) = sum_x P_X(x) P+(a_j|x) P+(a_l|x) / (P_A(a_j) P_A(a_l))``.
 
-    Definition 1 (positive-pair kernel). M x M, dense or CSR. Chapter: "Contexts and the
-    expectation operator".
+    Definition 1 (positive-pair kernel). M x M, dense or CSR. Chapters ``ch01_contexts`` and
+    ``ch05_optimality``.
     """
     pt = scale_cols(context.conditional, 1.0 / context.pa)
     return _dense_or_csr(pt.T @ scale_rows(pt, context.px))
@@ -126,7 +126,8 @@ def kernel_a_operator(context: Context, *, matrix_free: bool = False) -> Matrix 
 def chi_square(context: Context) -> float:
     """``chi^2(P+ || P_X x P_A) = sum_{x,a} J(x,a)^2 / (P_X(x) P_A(a)) - 1 = sum_{i>=1} s_i^2``.
 
-    Digest M1 (Hilbert-Schmidt norm of T minus the trivial pair; Lemma 4). Exact, O(nnz).
+    The squared Hilbert-Schmidt norm of T minus the trivial pair (Lemma 4 and Parseval); also
+    ``E_{P_X}[k_X^+(X, X)] - 1``. Exact, O(nnz). Chapter ``ch07_association_tau`` (Lemma 17).
     """
     p = context.conditional
     if sp.issparse(p):

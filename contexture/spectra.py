@@ -1,6 +1,7 @@
 """Exact singular systems of finite contextures (Lemmas 3-4) by dense and iterative solvers.
 
-Recipe (digest Sec. 1): with ``Q = diag(px)^{1/2} P diag(pa)^{-1/2}``, the SVD ``Q = U S V^T``
+Recipe: with ``Q = diag(px)^{1/2} P diag(pa)^{-1/2}`` (the matrix of T_{P+} in orthonormal
+coordinates), the SVD ``Q = U S V^T``
 gives the singular values ``s_i`` of T_{P+} and the singular functions
 ``mu_i = U[:, i] / sqrt(px)``, ``nu_i = V[:, i] / sqrt(pa)``, orthonormal in L2(P_X) / L2(P_A).
 ``sqrt(px)``/``sqrt(pa)`` is the trivial pair (s_0 = 1); both solvers deflate it *exactly* so that
@@ -51,7 +52,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from contexture.base.checks import check_choice, check_float, check_int, check_matrix
+from contexture.base.checks import as_rng, check_choice, check_float, check_int, check_matrix
+from contexture.base.linalg import column_signs, dense
 
 if TYPE_CHECKING:  # pragma: no cover
     from contexture.contexts.finite import Context
@@ -60,6 +62,7 @@ __all__ = [
     "InaccurateSpectrumError",
     "InaccurateSpectrumWarning",
     "SingularSystem",
+    "check_system",
     "extend",
     "reconstruct_joint",
     "residuals",
@@ -89,7 +92,7 @@ class SingularSystem:
     ----------
     s : (d+1,) singular values, descending, ``s[0] == 1``.
     mu : (N, d+1) left singular functions on the points of X; ``mu.T @ diag(px) @ mu == I``,
-        ``mu[:, 0] == 1``; sign: the largest-|.| entry of each column is positive.
+        ``mu[:, 0] == 1``; sign: the largest-magnitude entry of each column is positive.
     nu : (M, d+1) right singular functions on A, orthonormal in L2(P_A), ``nu_i = T* mu_i / s_i``.
     px, pa : the marginals defining the inner products.
     solver : ``"dense"``, ``"gram"`` or ``"sparse"``.
@@ -121,6 +124,17 @@ class SingularSystem:
                               self.px, self.pa, self.solver, self.residual)
 
 
+def check_system(value: Any, name: str = "system", *, d: int | None = None) -> SingularSystem:
+    """Return ``value`` if it is a :class:`SingularSystem` with at least ``d`` nontrivial pairs,
+    else raise (``TypeError`` for the type, ``ValueError`` for too few pairs)."""
+    if not isinstance(value, SingularSystem):
+        raise TypeError(f"{name} must be a SingularSystem (from Context.svd), "
+                        f"got {type(value).__name__}")
+    if d is not None and value.d < d:
+        raise ValueError(f"{name} has only {value.d} nontrivial pairs, need d = {d}")
+    return value
+
+
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
@@ -145,14 +159,11 @@ def _finish(
     solver: str,
     residual: float,
 ) -> SingularSystem:
-    """Prepend the trivial pair, convert to functions, fix signs (CONTRIBUTING.md)."""
+    """Prepend the trivial pair, convert to functions, fix signs (:func:`column_signs`)."""
     mu = u / np.sqrt(px)[:, None]
-    nu = v / np.sqrt(pa)[:, None]
-    if mu.shape[1]:
-        idx = np.argmax(np.abs(mu), axis=0)  # first index on ties
-        flip = mu[idx, np.arange(mu.shape[1])] < 0
-        mu[:, flip] *= -1.0
-        nu[:, flip] *= -1.0
+    signs = column_signs(mu)
+    mu = mu * signs
+    nu = v / np.sqrt(pa)[:, None] * signs
     mu = np.hstack([np.ones((mu.shape[0], 1)), mu])
     nu = np.hstack([np.ones((nu.shape[0], 1)), nu])
     s = np.concatenate([[1.0], np.clip(s, 0.0, None)])
@@ -540,7 +551,7 @@ def _svd_gram(q: Any, px: np.ndarray, pa: np.ndarray, d: int, tol: float):
     swap = q.shape[0] > q.shape[1]
     if swap:
         q, px, pa = q.T, pa, px
-    qd = q.toarray() if sp.issparse(q) else np.asarray(q)
+    qd = dense(q)
     u0 = np.sqrt(px)
     k = qd @ qd.T
     k -= np.outer(u0, u0)
@@ -590,7 +601,7 @@ def svd(
     ``on_inaccurate="warn"``.
     ``seed`` fixes the random start block of the iterative solver; ``block_size`` and ``max_dim``
     (largest Krylov dimension; default ``min(N-1, max(8(d+1), d + 10 block, 2000))``) tune it.
-    Chapters: "Contexts and the expectation operator" and every later chapter.
+    Chapter ``ch01_contexts`` and every later chapter.
     """
     n_x, n_a = context.shape
     r = min(n_x, n_a)
@@ -606,8 +617,7 @@ def svd(
         block_size = check_int("block_size", block_size, lo=1, hi=r - 1)
     if max_dim is not None:
         max_dim = check_int("max_dim", max_dim, lo=d, hi=max(d, r - 1))
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        check_int("seed", seed, lo=0))
+    rng = as_rng(seed)
 
     dense_ok = n_x * n_a <= dense_limit
     if solver == "auto" and dense_ok and not (r <= AUTO_DENSE_MAX or d + 1 > r / 3):
@@ -633,7 +643,7 @@ def svd(
     px, pa = context.px, context.pa
     q = context.q_matrix()
     if solver == "dense":
-        qd = q.toarray() if sp.issparse(q) else np.asarray(q)
+        qd = dense(q)
         u, v, s = _svd_dense(qd, px, pa, d)
         res = _residual_norms(q, u, v, s)
         worst = float(res.max())
@@ -683,8 +693,8 @@ def extend(system: SingularSystem, conditional_new: Any) -> np.ndarray:
     ``mu_i(x) = s_i^{-1} (T nu_i)(x) = s_i^{-1} sum_j P+(a_j | x) nu_i(a_j)`` for new points x,
     given ``conditional_new[k, j] = P+(a_j | x_k)`` (rows summing to 1; dense or sparse). Column
     0 is the row sum, i.e. 1. Applied to the training rows it reproduces ``system.mu`` (Lemma 3).
-    Raises if some ``s_i`` is (numerically) zero, where Lemma 3 does not apply. Digest Sec. 1,
-    "Useful finite-sample recipe"; chapter "Contexts and the expectation operator".
+    Raises if some ``s_i`` is (numerically) zero, where Lemma 3 does not apply. Used for test
+    points of a sample context (:meth:`contexture.contexts.SampleContext.extend`).
     """
     if sp.issparse(conditional_new):
         c = sp.csr_matrix(conditional_new, dtype=np.float64)

@@ -164,10 +164,10 @@ def build_from_openml(info: DatasetInfo, folder: str | os.PathLike[str], *,
                         f"expects {expected!r} for {info.name!r}")
     raw = Path(folder) / "raw" / f"openml-d{task.dataset_id}-v{task.dataset_version}.arff"
     if raw.exists() and not refresh and task.md5 and file_digest(raw, "md5") == task.md5:
-        digest = {"sha256": file_digest(raw), "md5": task.md5, "bytes": raw.stat().st_size}
+        checksums = {"sha256": file_digest(raw), "md5": task.md5, "bytes": raw.stat().st_size}
         cached = True
     else:
-        digest = download(task.url, raw, md5=task.md5, timeout=timeout)
+        checksums = download(task.url, raw, md5=task.md5, timeout=timeout)
         cached = False
     data = read_arff(str(raw))
     frame = data.frame
@@ -196,7 +196,7 @@ def build_from_openml(info: DatasetInfo, folder: str | os.PathLike[str], *,
                    "dataset_version": task.dataset_version, "url": task.url,
                    "md5": task.md5, "licence": task.licence, "api": base_url(url),
                    "cached": cached},
-        "raw_files": [{"path": str(raw.relative_to(Path(folder))), **digest}],
+        "raw_files": [{"path": str(raw.relative_to(Path(folder))), **checksums}],
         "match_level": "exact",
         "dropped_columns": drop, "added_columns": [], "dropped_rows": dropped_rows,
         "transformations": transformations,

@@ -1,4 +1,4 @@
-"""Closed-form spectra (digest M2-M6) against the numerical SVD, and the random-crop context."""
+"""Closed-form spectra of contexts.analytic against the numerical SVD; the random-crop context."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ from contexture.contexts.analytic import (
     label_noise_context,
     label_noise_spectrum,
     mehler_density_ratio,
-    parity_functions,
+    parity_features,
+    parity_subsets,
     resampling_context,
     resampling_spectrum,
-    subsets_by_size,
 )
 from contexture.contexts.crops import crop_size, random_crops
 from contexture.spectra import svd
@@ -52,7 +52,7 @@ def eigenspaces(s: np.ndarray, atol: float = 1e-6) -> list[np.ndarray]:
     return groups
 
 
-# -- Gaussian noise (M2) ---------------------------------------------------------------------
+# -- Gaussian noise --------------------------------------------------------------------------------
 
 
 def test_hermite_orthonormal():
@@ -117,13 +117,13 @@ def test_gaussian_rejects():
         gaussian_noise_context(0.5, marginals="balanced")
 
 
-# -- Boolean hypercube (M3, M4) ---------------------------------------------------------------
+# -- Boolean hypercube -----------------------------------------------------------------------------
 
 
 def test_parities():
     pts = hypercube_points(3)
-    assert pts.shape == (8, 3) and len(subsets_by_size(3)) == 8
-    chi = parity_functions(pts)
+    assert pts.shape == (8, 3) and len(parity_subsets(3)) == 8
+    chi = parity_features(pts)
     np.testing.assert_allclose(chi.T @ chi / 8, np.eye(8), atol=1e-15)
 
 
@@ -134,7 +134,7 @@ def test_hypercube_masking():
     sysm = svd(ctx, 15, solver="dense")
     closed = hypercube_masking_spectrum(n, q)
     np.testing.assert_allclose(sysm.s, closed, atol=1e-12)
-    expect = [1] + [0.8944] * 4 + [0.8] * 6 + [0.7155] * 4 + [0.64]  # digest M3, 4 decimals
+    expect = [1] + [0.8944] * 4 + [0.8] * 6 + [0.7155] * 4 + [0.64]  # 4 decimals
     np.testing.assert_allclose(np.round(sysm.s, 4), expect, atol=0)
     mu, nu = hypercube_masking_singular_functions(n, q)
     np.testing.assert_allclose(ctx.conditional @ nu, mu * closed, atol=1e-12)  # T nu_S = s mu_S
@@ -150,13 +150,13 @@ def test_resampling():
     closed = resampling_spectrum(n, p)
     np.testing.assert_allclose(sysm.s, closed, atol=1e-12)
     np.testing.assert_allclose(np.unique(np.round(sysm.s, 4))[::-1], [1, .7, .49, .343, .2401])
-    chi = parity_functions(hypercube_points(n))
+    chi = parity_features(hypercube_points(n))
     for g in eigenspaces(closed):
         assert projector_distance(sysm.mu[:, g], chi[:, g], ctx.px) < 1e-10
         assert projector_distance(sysm.nu[:, g], chi[:, g], ctx.pa) < 1e-10
 
 
-# -- translation on a cycle (M5) and label noise (M6) -----------------------------------------
+# -- translation on a cycle and label noise --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_label_noise(c, eta, flip_to, alpha):
     np.testing.assert_allclose(sample.s, closed, atol=1e-12)
 
 
-# -- random crops (E4) --------------------------------------------------------------------------
+# -- random crops (Fig. 4) -------------------------------------------------------------------------
 
 
 def test_random_crops():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from contexture.base.linalg import dense
 from contexture.contexts import (
     FiniteContext,
     graph_context,
@@ -27,10 +28,6 @@ from contexture.operators import (
 )
 
 TOL = 1e-12  # exact identities between float64 matrices of O(1) entries
-
-
-def dense(m):
-    return m.toarray() if sp.issparse(m) else np.asarray(m)
 
 
 @pytest.fixture(scope="module")
@@ -299,6 +296,8 @@ def test_chi_square_formula(any_context):
     expect = (j**2 / np.outer(ctx.px, ctx.pa)).sum() - 1.0
     assert abs(chi_square(ctx) - expect) < 1e-10
     assert abs(ctx.chi_square() - expect) < 1e-10
+    # independence (J = px pa^T) has chi^2 = 0 (1e-12)
+    assert abs(chi_square(FiniteContext(np.outer(ctx.px, ctx.pa)))) < 1e-12
 
 
 def test_sparse_joint_rejects_negative():

@@ -1,4 +1,4 @@
-"""Alignment metrics: CCA R^2, mutual KNN, principal angles, subspace distance."""
+"""Alignment metrics: CCA R^2, mutual KNN, principal angles, subspace distance, span alignment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contexture.metrics import (
     cca_alignment,
     mutual_knn_alignment,
     principal_angles,
+    span_alignment,
     subspace_distance,
 )
 
@@ -147,3 +148,26 @@ def test_subspace_distance_kinds() -> None:
         subspace_distance(U, V, kind="chordal")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="U spans no direction"):
         subspace_distance(np.zeros((7, 2)), V)
+
+
+def test_span_alignment_divides_by_the_target_dimension() -> None:
+    # Tolerance 1e-12: exact constructions in L^2(w) with non-uniform weights.
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0.5, 2.0, 40)
+    U = rng.standard_normal((40, 3))
+    assert span_alignment(U @ rng.standard_normal((3, 3)), U, w) == pytest.approx(1.0, abs=1e-12)
+    # an encoder of rank 1 inside span U scores 1/3; CCA (averaging over the smaller rank) says 1
+    assert span_alignment(2.0 * U[:, :1], U, w) == pytest.approx(1 / 3, abs=1e-12)
+    assert cca_alignment(2.0 * U[:, :1], U, w) == pytest.approx(1.0, abs=1e-12)
+    # mean squared cosine of the principal angles, for an arbitrary F of equal width
+    F = rng.standard_normal((40, 3))
+    cos2 = np.cos(principal_angles(F, U, w)) ** 2
+    assert span_alignment(F, U, w) == pytest.approx(cos2.mean(), abs=1e-12)
+    # coordinates: the target mu_1..mu_d is np.eye(K, d)
+    co = np.vstack([np.diag([1.0, 2.0]), np.zeros((3, 2))])
+    co[2, 1] = 2.0  # second column at 45 degrees from the target plane
+    assert span_alignment(co, np.eye(5, 2)) == pytest.approx((1 + 0.5) / 2, abs=1e-12)
+    with pytest.raises(ValueError, match="U must have full column rank"):
+        span_alignment(F, np.column_stack([U[:, 0], U[:, 0]]), w)
+    with pytest.raises(ValueError, match="F spans no direction"):
+        span_alignment(np.zeros((40, 2)), U, w)

@@ -7,7 +7,6 @@ import pytest
 import scipy.sparse as sp
 
 from contexture.metrics import (
-    chi2_from_joint,
     decay_rate,
     function_lipschitz_estimate,
     kernel_deviation,
@@ -18,7 +17,7 @@ from contexture.metrics import (
 
 
 def _rbf_sample(n: int, gamma: float, seed: int):
-    """Finite-sample RBF context (digest §1 recipe): X, dual-kernel Gram K, s^2 (nontrivial), mu."""
+    """RBF context on a sample (kernel PCA): X, dual-kernel Gram K, s^2 (nontrivial), mu."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, 2))
     P = np.exp(-gamma * ((X[:, None] - X[None]) ** 2).sum(-1))
@@ -89,22 +88,6 @@ def test_lipschitz_estimate_coincident_points_and_errors() -> None:
         lipschitz_estimate(K, X[:5])
     with pytest.raises(ValueError, match=r"n_sub must be an integer in \[2, inf\], got 1"):
         lipschitz_estimate(K, X, n_sub=1)
-
-
-def test_chi2_identity() -> None:
-    # sum_{i>=1} s_i^2 = chi^2(P+ || P_X x P_A) (digest M1); tolerance 1e-12.
-    rng = np.random.default_rng(2)
-    J = rng.uniform(size=(5, 4))
-    J /= J.sum()
-    px, pa = J.sum(1), J.sum(0)
-    sv = np.linalg.svd(J / np.sqrt(np.outer(px, pa)), compute_uv=False)
-    assert sv[0] == pytest.approx(1.0, abs=1e-12)
-    assert chi2_from_joint(J) == pytest.approx((sv[1:] ** 2).sum(), abs=1e-12)
-    assert chi2_from_joint(np.outer(px, pa)) == pytest.approx(0.0, abs=1e-12)
-    with pytest.raises(ValueError, match="J must sum to 1"):
-        chi2_from_joint(2 * J)
-    with pytest.raises(ValueError, match="J must be nonnegative"):
-        chi2_from_joint(-J)
 
 
 def test_lemma_17_on_a_finite_context() -> None:

@@ -1,4 +1,4 @@
-"""Sec. 4.1: compatibility (Def. 13), Theorem 16 and the exact worst-case error (digest M7)."""
+"""Sec. 4.1: compatibility (Def. 13), Theorem 16 and the exact worst-case error (S-lemma dual)."""
 
 from __future__ import annotations
 

@@ -128,8 +128,8 @@ def test_theorem_24_readings() -> None:
 
 
 def test_theorem_24_printed_bound_fails_sqrt_reading_holds() -> None:
-    # Digest caveat (M9c): near-contexture encoders on a spectrum with a gap. The exact error
-    # (duality gap < 1e-9) exceeds the printed bound; the sqrt(TG) reading holds. Margin 1e-9.
+    # Theorem 24 as printed fails for near-contexture encoders on a spectrum with a gap: the exact
+    # error (duality gap < 1e-9) exceeds the printed bound; the sqrt(TG) reading holds. Margin 1e-9.
     s = np.concatenate([[0.969, 0.957, 0.934], np.linspace(0.09, 0.01, 12)])
     d, eps = 3, 0.05
     rng = np.random.default_rng(0)

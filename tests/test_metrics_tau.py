@@ -1,4 +1,4 @@
-"""The metric tau of Eq. (4): reference table (digest §3), closed form, range conventions."""
+"""The metric tau of Eq. (4): reference values, closed form, range conventions."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ def _exp_spectrum(lam: float, n: int = 513) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("lam", "ref_tau", "tol", "ref_d"),
-    # Digest §3 table (d0 = 512, beta = 1, d in [1, 512]); tolerance = half a unit in the last
-    # printed digit.
+    # Reference values for s_i^2 = e^{-lam i} (d0 = 512, beta = 1, d in [1, 512]), printed to 4
+    # significant digits; tolerance = half a unit in the last printed digit.
     [(0.002, 2.559, 5e-4, 512), (0.02, 1.9999, 5e-5, 229), (0.2, 1.989, 5e-4, 11),
      (2.0, 1.883, 5e-4, 1)],
 )

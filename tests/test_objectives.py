@@ -1,5 +1,5 @@
-"""Closed-form checks of contexture.learning.objectives on small exact finite contexts (digest §2,
-§6 M8).
+"""Closed-form checks of contexture.learning.objectives on small exact finite contexts (Theorems
+6-12 and the closed-form minima from their proofs).
 
 Every loss is evaluated at the exact solution predicted by its theorem and compared with the
 closed-form minimum (tolerance 1e-10 unless stated), then checked not to be beaten by random
@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from helpers import graph_T, joint_and_system, max_angle, random_joint, svd_system, t
 
+from contexture.base.linalg import weighted_eigh
 from contexture.learning import objectives as ob
 
 torch.set_num_threads(1)
@@ -20,53 +22,9 @@ TOL = 1e-10  # exact evaluations, float64
 N, M, D = 12, 9, 3
 
 
-# ---------------------------------------------------------------------------------- helpers
-
-def random_joint(n: int, m: int, seed: int, *, balanced: bool = False) -> np.ndarray:
-    """A random joint matrix with positive marginals; ``balanced`` makes ``pa`` uniform."""
-    rng = np.random.default_rng(seed)
-    J = rng.gamma(0.5, size=(n, m)) + 1e-3
-    J /= J.sum()
-    if balanced:  # Sinkhorn: rows keep a random px, columns become uniform
-        px = rng.dirichlet(np.full(n, 5.0))
-        for _ in range(500):
-            J *= (1.0 / m) / J.sum(0)
-            J *= (px / J.sum(1))[:, None]
-        J /= J.sum()
-    return J
-
-
-def svd_system(J: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact singular system: s, mu (N x r), nu (M x r), orthonormal in L^2(px) / L^2(pa)."""
-    px, pa = J.sum(1), J.sum(0)
-    Q = J / np.sqrt(px)[:, None] / np.sqrt(pa)[None, :]
-    U, S, Vt = np.linalg.svd(Q, full_matrices=False)
-    return S, U / np.sqrt(px)[:, None], Vt.T / np.sqrt(pa)[:, None]
-
-
-def operator_eigh(k: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenpairs (descending) of ``f -> k @ (p * f)`` on L^2(p), eigenfunctions orthonormal."""
-    r = np.sqrt(p)
-    lam, V = np.linalg.eigh(r[:, None] * k * r[None, :])
-    return lam[::-1], (V / r[:, None])[:, ::-1]
-
-
-def angle(A: np.ndarray, B: np.ndarray, p: np.ndarray, *, centre: bool = False) -> float:
-    """Largest principal angle between column spans in L^2(p) (optionally after centring)."""
-    if centre:
-        A, B = A - p @ A, B - p @ B
-    r = np.sqrt(p)[:, None]
-    return float(np.max(scipy.linalg.subspace_angles(r * A, r * B)))
-
-
-def t(x: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)
-
-
 @pytest.fixture(scope="module")
 def ctx():
-    J = random_joint(N, M, seed=1)
-    s, mu, nu = svd_system(J)
+    J, s, mu, nu = joint_and_system(N, M, seed=1)
     assert s[D] - s[D + 1] > 0.05  # spectral gap at d = 3: s = 1, .712, .657, .617, .511, ...
     return J, s, mu, nu
 
@@ -151,7 +109,7 @@ def test_theorem6_unbiased_one_hot(balanced):
     k = ob.supervised_kernel(J)                      # Lemma 18: sum_a P(a|x) P(a|x')
     P = J / px[:, None]
     np.testing.assert_allclose(k, P @ P.T, atol=1e-15)
-    lam, V = operator_eigh(k, px)
+    lam, V = weighted_eigh(k, px)
     best = ob.supervised_minimum(lam, 1.0, D)
     assert float(ob.supervised_risk(t(V[:, :D]), J, bias=False)) == pytest.approx(best, abs=TOL)
     values = [float(ob.supervised_risk(x, J, bias=False)) for x in random_tables(N, D, 200, 4)]
@@ -160,11 +118,11 @@ def test_theorem6_unbiased_one_hot(balanced):
     if balanced:    # Lambda = I/M: the eigenspaces coincide (mu_0 included) and lam = s^2/M
         np.testing.assert_allclose(lam[:4], s[:4] ** 2 / 4, atol=1e-12)
         assert contexture == pytest.approx(best, abs=TOL)
-        assert angle(V[:, :D], mu[:, :D], px) < 1e-8
+        assert max_angle(V[:, :D], mu[:, :D], px) < 1e-8
     else:           # Lambda up-weights large classes: a different span, strictly worse risk
         assert np.ptp(pa) > 0.05
         assert contexture > best + 1e-3
-        assert angle(V[:, :D], mu[:, :D], px) > 0.1
+        assert max_angle(V[:, :D], mu[:, :D], px) > 0.1
 
 
 def test_theorem8_biased_regression(ctx):
@@ -172,7 +130,7 @@ def test_theorem8_biased_regression(ctx):
     px, pa = J.sum(1), J.sum(0)
     Y = np.random.default_rng(6).normal(size=(M, 4))          # real targets, d_A = 4
     k = ob.supervised_kernel(J, Y, bias=True)                 # centred linear loss kernel
-    lam, V = operator_eigh(k, px)
+    lam, V = weighted_eigh(k, px)
     second = float(pa @ ((Y - pa @ Y) ** 2).sum(1))
     best = ob.supervised_minimum(lam, second, D)
     assert float(ob.supervised_risk(t(V[:, :D]), J, Y)) == pytest.approx(best, abs=TOL)
@@ -180,7 +138,7 @@ def test_theorem8_biased_regression(ctx):
     assert min(values) > best
     # unbiased head: uncentred linear kernel and E||A||^2
     k0 = ob.supervised_kernel(J, Y)
-    lam0, V0 = operator_eigh(k0, px)
+    lam0, V0 = weighted_eigh(k0, px)
     best0 = ob.supervised_minimum(lam0, float(pa @ (Y ** 2).sum(1)), D)
     assert float(ob.supervised_risk(t(V0[:, :D]), J, Y, bias=False)) == pytest.approx(best0,
                                                                                       abs=TOL)
@@ -223,7 +181,7 @@ def test_theorem11_dae_linear_decoder(ctx):
     X = np.random.default_rng(12).normal(size=(N, 3))          # clean inputs, d_X = 3
     d = 2
     k = ob.supervised_kernel(J.T, X, bias=True)                # kernel of T* Lambda T on A
-    lam, V = operator_eigh(k, pa)
+    lam, V = weighted_eigh(k, pa)
     assert np.all(lam[3:] < 1e-12)                             # rank <= d_X
     second = float(J.sum(1) @ ((X - J.sum(1) @ X) ** 2).sum(1))
     best = ob.supervised_minimum(lam, second, d)
@@ -231,17 +189,10 @@ def test_theorem11_dae_linear_decoder(ctx):
     values = [float(ob.dae_risk(x, J, X)) for x in random_tables(M, d, 200, 13)]
     assert min(values) > best
     # with a linear decoder the DAE does not learn the contexture in general
-    assert angle(V[:, :d], nu[:, 1:d + 1], pa, centre=True) > 0.1
+    assert max_angle(V[:, :d], nu[:, 1:d + 1], pa, centre=True) > 0.1
 
 
 # ---------------------------------------------------------------- Laplacian eigenmaps, Eq. (3)
-
-def graph_T(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Algebraic eigenpairs (descending) of T = D^{-1} W, orthonormal in L^2(degree)."""
-    p = W.sum(1) / W.sum()
-    lam, V = operator_eigh((W / W.sum()) / np.outer(p, p), p)
-    return lam, V, p
-
 
 def test_theorem12_lazy_walk():
     rng = np.random.default_rng(14)
@@ -256,7 +207,7 @@ def test_theorem12_lazy_walk():
     assert min(values) > best
     s, mu, nu = svd_system(W / W.sum())                       # T >= 0: eigen == singular
     np.testing.assert_allclose(s[:D + 1], lam[:D + 1], atol=1e-12)
-    assert angle(V[:, 1:D + 1], mu[:, 1:D + 1], p) < 1e-8
+    assert max_angle(V[:, 1:D + 1], mu[:, 1:D + 1], p) < 1e-8
 
 
 def test_theorem12_six_cycle_caveat():

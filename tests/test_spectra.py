@@ -1,4 +1,4 @@
-"""Exact singular systems (Lemmas 3-4, digest M1): dense oracle, sparse solver, extension."""
+"""Exact singular systems (Lemmas 3-4, chi-square identity): dense, sparse, out-of-sample."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from contexture import spectra
+from contexture.base.linalg import dense
 from contexture.contexts import FiniteContext, knn_context, rbf_context, rbf_mask_context
 from contexture.operators import adjoint_operator, expectation_operator, kernel_x_operator
 from contexture.spectra import (
@@ -23,11 +24,7 @@ from contexture.spectra import (
 )
 
 TOL = 1e-10  # dense-oracle identities (float64, matrices of size <= 300)
-SOLVER_TOL = 1e-8  # dense vs sparse singular values (the brief's target)
-
-
-def dense(m):
-    return m.toarray() if sp.issparse(m) else np.asarray(m)
+SOLVER_TOL = 1e-8  # dense vs sparse singular values (the solvers' default tol)
 
 
 def l2_angles(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:

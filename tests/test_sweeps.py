@@ -245,15 +245,15 @@ def test_closure_follows_lazy_and_relative_imports(tmp_path, monkeypatch):
     assert closure() == {f"cells_{tag}", f"{pkg_name}.a", f"{pkg_name}.b", f"{pkg_name}.sub",
                          f"{pkg_name}.sub.d"}
 
-    def digest():
+    def current_hash():
         return code_hash([f"cells_{tag}"], package=pkg_name, package_dir=pkg)
 
-    before = digest()
+    before = current_hash()
     (pkg / "c.py").write_text("Z = 2\n")
     (pkg / "__init__.py").write_text((pkg / "__init__.py").read_text() + "_LAZY['z'] = 'c'\n")
-    assert digest() == before
+    assert current_hash() == before
     (pkg / "b.py").write_text("X = 2\n")
-    assert digest() != before
+    assert current_hash() != before
 
 
 def test_closure_of_real_library_modules(tmp_path, monkeypatch):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_objectives import angle, graph_T, operator_eigh, random_joint, svd_system, t
+from helpers import graph_T, joint_and_system, max_angle, random_joint, svd_system, t
 
+from contexture.base.linalg import weighted_eigh
 from contexture.learning import encoders as en
 from contexture.learning import objectives as ob
 from contexture.learning import training as tr
@@ -24,9 +25,7 @@ N, M, D = 12, 9, 3
 
 @pytest.fixture(scope="module")
 def ctx():
-    J = random_joint(N, M, seed=1)
-    s, mu, nu = svd_system(J)
-    return J, s, mu, nu
+    return joint_and_system(N, M, seed=1)
 
 
 class TwoTables(torch.nn.Module):
@@ -44,23 +43,23 @@ def fit(rows: int, loss, data, steps: int, lr: float, d: int = D):
     return hist, hist.encoder().detach().numpy()
 
 
-# ----------------------------------------------------------------- Theorem 10 and digest M8
+# ------------------------------------------------------- Theorem 10 and the closed-form minima
 
 def test_gd_spectral_contrastive(ctx):
     J, s, mu, nu = ctx
     hist, psi = fit(M, lambda e, J: ob.spectral_contrastive_loss(e(), J), J, 300, 0.1)
     assert hist.final_loss == pytest.approx(ob.spectral_contrastive_minimum(s, D), abs=1e-6)
     pa, px = J.sum(0), J.sum(1)
-    assert angle(psi, nu[:, 1:D + 1], pa, centre=True) < 1e-2            # Corollary 9
+    assert max_angle(psi, nu[:, 1:D + 1], pa, centre=True) < 1e-2            # Corollary 9
     phi = (J / px[:, None]) @ (psi - pa @ psi)                           # average encoder
-    assert angle(phi, mu[:, 1:D + 1], px) < 1e-2                         # Theorem 10
+    assert max_angle(phi, mu[:, 1:D + 1], px) < 1e-2                         # Theorem 10
 
 
 def test_gd_non_contrastive_exact_constraint(ctx):
     J, s, mu, nu = ctx
     hist, psi = fit(M, lambda e, J: ob.non_contrastive_loss(e(), J), J, 300, 0.1)
     assert hist.final_loss == pytest.approx(ob.non_contrastive_minimum(s, D), abs=1e-6)
-    assert angle(psi, nu[:, 1:D + 1], J.sum(0), centre=True) < 1e-2
+    assert max_angle(psi, nu[:, 1:D + 1], J.sum(0), centre=True) < 1e-2
 
 
 def test_gd_vicreg_surrogate(ctx):
@@ -72,7 +71,7 @@ def test_gd_vicreg_surrogate(ctx):
     # lower (the hinge allows Var = 1 - eps and small correlations): within 5e-3 below
     best = ob.non_contrastive_minimum(s, D)
     assert best - 5e-3 < hist.final_loss <= best
-    assert angle(psi, nu[:, 1:D + 1], J.sum(0), centre=True) < 2e-2
+    assert max_angle(psi, nu[:, 1:D + 1], J.sum(0), centre=True) < 2e-2
 
 
 def test_gd_lora(ctx):
@@ -82,8 +81,8 @@ def test_gd_lora(ctx):
     assert hist.final_loss == pytest.approx(ob.lora_minimum(s, D), abs=1e-6)
     phi = hist.encoder.phi().detach().numpy()
     psi = hist.encoder.psi().detach().numpy()
-    assert angle(phi, mu[:, :D], J.sum(1)) < 1e-2                        # mu_0 included
-    assert angle(psi, nu[:, :D], J.sum(0)) < 1e-2
+    assert max_angle(phi, mu[:, :D], J.sum(1)) < 1e-2                        # mu_0 included
+    assert max_angle(psi, nu[:, :D], J.sum(0)) < 1e-2
 
 
 # ------------------------------------------------------------------------------ Theorem 6
@@ -93,22 +92,22 @@ def test_gd_theorem6(balanced):
     J = random_joint(N, 4, seed=5, balanced=balanced)
     px = J.sum(1)
     s, mu, nu = svd_system(J)
-    lam, V = operator_eigh(ob.supervised_kernel(J), px)
+    lam, V = weighted_eigh(ob.supervised_kernel(J), px)
     hist, phi = fit(N, lambda e, J: ob.supervised_risk(e(), J, bias=False), J, 300, 0.1)
     assert hist.final_loss == pytest.approx(ob.supervised_minimum(lam, 1.0, D), abs=1e-6)
-    assert angle(phi, V[:, :D], px) < 1e-2                               # Lemma-18 eigenspace
-    gap = angle(phi, mu[:, :D], px)                                      # vs. the contexture
+    assert max_angle(phi, V[:, :D], px) < 1e-2                               # Lemma-18 eigenspace
+    gap = max_angle(phi, mu[:, :D], px)                                      # vs. the contexture
     assert gap < 1e-2 if balanced else gap > 0.1
 
 
 def test_gd_balanced_risk_caveat():
-    """Theorem 7 caveat (digest §2): randomised, imbalanced labels, d = 1: GD beats mu_1."""
+    """Theorem 7 caveat (c(x) not constant): randomised, imbalanced labels, d = 1: GD beats mu_1."""
     J = random_joint(8, 3, seed=4)
     s, mu, nu = svd_system(J)
     at_mu1 = float(ob.balanced_risk(t(mu[:, 1:2]), J))
     hist, phi = fit(8, lambda e, J: ob.balanced_risk(e(), J), J, 300, 0.1, d=1)
     assert hist.final_loss < at_mu1 - 1e-4
-    assert angle(phi, mu[:, 1:2], J.sum(1), centre=True) > 1e-2
+    assert max_angle(phi, mu[:, 1:2], J.sum(1), centre=True) > 1e-2
 
 
 # ----------------------------------------------------------------------------- Theorem 12
@@ -126,7 +125,7 @@ def test_gd_laplacian_eigenmaps_lazy_walk():
     s, mu, nu = svd_system(W / W.sum())
     hist, phi = fit(N, lambda e, W: ob.laplacian_eigenmaps_loss(e(), W), W, 500, 0.2)
     assert hist.final_loss == pytest.approx(ob.laplacian_eigenmaps_minimum(lam, D), abs=1e-6)
-    assert angle(phi, mu[:, 1:D + 1], p, centre=True) < 1e-2            # learns the contexture
+    assert max_angle(phi, mu[:, 1:D + 1], p, centre=True) < 1e-2            # learns the contexture
 
 
 def test_gd_laplacian_eigenmaps_six_cycle():
@@ -136,9 +135,9 @@ def test_gd_laplacian_eigenmaps_six_cycle():
     lam, V, p = graph_T(W)
     hist, phi = fit(6, lambda e, W: ob.laplacian_eigenmaps_loss(e(), W), W, 300, 0.1, d=2)
     assert hist.final_loss == pytest.approx(1.0, abs=1e-6)               # 2 - (.5 + .5)
-    assert angle(phi, V[:, 1:3], p, centre=True) < 1e-2                  # eigenvalue .5 space
+    assert max_angle(phi, V[:, 1:3], p, centre=True) < 1e-2                  # eigenvalue .5 space
     alternating = np.array([[1.0, -1, 1, -1, 1, -1]]).T                 # s = 1, eigenvalue -1
-    assert angle(alternating, phi, p, centre=True) == pytest.approx(np.pi / 2, abs=1e-2)
+    assert max_angle(alternating, phi, p, centre=True) == pytest.approx(np.pi / 2, abs=1e-2)
 
 
 # --------------------------------------------------------------------------------- trainer
@@ -215,7 +214,7 @@ def test_posthoc_reduction_recovers_exact_spectrum(ctx):
     out = tr.posthoc_reduce(phi, D, gram=dual_gram(J), weights=px, ridge=0.0)
     np.testing.assert_allclose(out.eigenvalues[:D], s[1:D + 1] ** 2, atol=1e-9)
     assert np.all(out.eigenvalues[D:] <= s[D + 1] ** 2 + 1e-9)
-    assert angle(out.features, mu[:, 1:D + 1], px) < 1e-8
+    assert max_angle(out.features, mu[:, 1:D + 1], px) < 1e-8
     cov = out.features.T @ (px[:, None] * out.features)
     np.testing.assert_allclose(cov, np.eye(D), atol=1e-9)               # unit variance
     np.testing.assert_allclose(out.transform(phi), out.features, atol=1e-12)
@@ -228,7 +227,7 @@ def test_posthoc_reduction_recovers_exact_spectrum(ctx):
 
 
 def test_posthoc_reduction_uniform_sample_and_collapse():
-    """The digest §1 recipe (uniform weights, A = X, row-stochastic P): with Phi spanning all
+    """Kernel PCA on a sample (uniform weights, A = X, row-stochastic P): with Phi spanning all
     functions, the eigenvalues are those of K/n; duplicated (collapsed) columns are harmless
     with the default ridge (relative 1e-8), tolerance 1e-6."""
     rng = np.random.default_rng(21)

@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "as_numpy",
+    "as_rng",
     "check_choice",
     "check_float",
     "check_int",
     "check_matrix",
     "check_probability_vector",
+    "check_table",
 ]
 
 
@@ -93,6 +96,31 @@ def check_matrix(name: str, value: Any, *, ndim: int = 2, nonnegative: bool = Fa
     return arr
 
 
+def as_numpy(value: Any) -> Any:
+    """A torch tensor detached and copied to a NumPy array on the CPU; anything else unchanged.
+
+    Duck-typed (``detach``), so the base layer does not import torch.
+    """
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def check_table(name: str, value: Any, *, rows: int | None = None,
+                what: str = "point") -> np.ndarray:
+    """Return ``value`` as a finite float64 ``n x d`` table of functions on ``n`` points, else
+    raise.
+
+    A 1-D array is one column; a torch tensor is detached and copied to the CPU. With ``rows``
+    the table must have exactly that many rows (one per ``what``).
+    """
+    arr = np.asarray(as_numpy(value), dtype=np.float64)
+    arr = check_matrix(name, arr[:, None] if arr.ndim == 1 else arr, ndim=2)
+    if rows is not None and arr.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows (one per {what}), got shape {arr.shape}")
+    return arr
+
+
 def check_probability_vector(name: str, value: Any, *, atol: float = 1e-9) -> np.ndarray:
     """Return ``value`` as a 1-D float64 probability vector (nonnegative, sums to 1), else raise."""
     p = check_matrix(name, value, ndim=1, nonnegative=True)
@@ -100,3 +128,11 @@ def check_probability_vector(name: str, value: Any, *, atol: float = 1e-9) -> np
     if abs(total - 1.0) > atol:
         raise ValueError(f"{name} must sum to 1 (tolerance {atol}), got sum {total!r}")
     return p
+
+
+def as_rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """A :class:`numpy.random.Generator`: ``seed`` itself if it is one, else one seeded with the
+    integer ``seed >= 0`` (the library's seeding convention: no global random state)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(check_int(name, seed, lo=0))

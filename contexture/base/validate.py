@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from contexture.base.checks import check_float, check_matrix
+from contexture.base.checks import check_float, check_matrix, check_table
 
 # Values this far outside [0, 1] (round-off from an eigensolver) are clipped, not rejected.
 SPECTRUM_ATOL = 1e-9
@@ -42,10 +42,7 @@ def check_spectrum(
 
 def check_coords(name: str, value: Any, n_basis: int) -> np.ndarray:
     """Return a ``K x d`` coordinate matrix (``K <= n_basis``) zero-padded to ``n_basis`` rows."""
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    arr = check_matrix(name, arr, ndim=2)
+    arr = check_table(name, value)
     if arr.shape[0] > n_basis:
         raise ValueError(f"{name} must have at most len(s)={n_basis} rows (coordinates in "
                          f"mu_1..mu_K), got shape {arr.shape}")

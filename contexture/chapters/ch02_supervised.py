@@ -10,7 +10,7 @@ this module provides what they are compared with:
 
 * :func:`supervised_optimum` -- Theorems 6 and 8: the minimiser of Eq. (1) spans the top-``d``
   eigenspace of the Lemma-18 operator ``T Lambda T*`` and the minimum is
-  ``E||A||^2 - sum_{j<=d} lambda_j`` (digest M8);
+  ``E||A||^2 - sum_{j<=d} lambda_j`` (from the proofs);
 * :func:`balance_factor`, :func:`balanced_optimum` -- Theorem 7 as it actually holds: the
   minimiser of the class-balanced risk is a generalised eigenproblem weighted by
   ``c(x) = E[P_A(A)^{-1/2} | x]``, which is the contexture when ``c`` is constant;
@@ -21,7 +21,7 @@ this module provides what they are compared with:
   principal angles to a predicted span;
 * :func:`span_angles` -- principal angles between spans, optionally modulo constants.
 
-Chapter: "Supervised learning learns a contexture" (``ch02_supervised``).
+Chapter ``ch02_supervised``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from contexture.base.checks import check_float, check_int, check_matrix, check_probability_vector
+from contexture.base.checks import (
+    as_rng,
+    check_float,
+    check_int,
+    check_matrix,
+    check_probability_vector,
+    check_table,
+)
+from contexture.base.linalg import dense, weighted_eigh
 from contexture.contexts import FiniteContext
 from contexture.learning.encoders import LookupEncoder
 from contexture.learning.objectives import supervised_kernel
@@ -49,7 +57,6 @@ __all__ = [
     "class_indicators",
     "constant_factor_context",
     "fit_lookup",
-    "operator_eigh",
     "random_label_context",
     "span_angles",
     "supervised_optimum",
@@ -60,8 +67,7 @@ __all__ = [
 
 def _joint(J: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a joint matrix; return ``(J, px, pa)``."""
-    arr = check_matrix("J", np.asarray(J.toarray() if hasattr(J, "toarray") else J),
-                       nonnegative=True)
+    arr = check_matrix("J", dense(J), nonnegative=True)
     total = float(arr.sum())
     if abs(total - 1.0) > 1e-9:
         raise ValueError(f"J must sum to 1 (tolerance 1e-09), got sum {total!r}")
@@ -83,50 +89,15 @@ def _weights(name: str, p: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _table(name: str, value: Any) -> np.ndarray:
-    """A 2-D float64 table (a 1-D array is one column)."""
-    arr = np.asarray(value, dtype=np.float64)
-    return check_matrix(name, arr[:, None] if arr.ndim == 1 else arr)
-
-
 def centre(F: Any, px: Any) -> np.ndarray:
     """``F - E_{P_X} F`` column by column (the tilde of Sec. 3): removes the constant part.
 
-    ``F`` is ``N x d`` (1-D is one column) and ``px`` the weights of ``L^2(P_X)``. Chapter:
-    supervised (biased heads compare spans modulo constants).
+    ``F`` is ``N x d`` (1-D is one column) and ``px`` the weights of ``L^2(P_X)``. Chapter
+    ``ch02_supervised`` (biased heads compare spans modulo constants).
     """
-    arr = _table("F", F)
+    arr = check_table("F", F)
     p = _weights("px", px, arr.shape[0])
     return arr - p @ arr
-
-
-def operator_eigh(kernel: Any, px: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenpairs of the integral operator ``f -> kernel @ (px * f)`` on ``L^2(P_X)``.
-
-    ``kernel`` is a symmetric ``N x N`` Gram matrix, e.g. the Lemma-18 kernel of
-    :func:`contexture.learning.objectives.supervised_kernel`. Returns all ``N`` eigenvalues
-    (descending)
-    and the eigenfunctions as columns, orthonormal in ``L^2(P_X)`` (``V.T @ diag(px) @ V = I``),
-    each with its largest-magnitude entry positive. Theorems 6 and 8. Chapter: supervised.
-    """
-    k = check_matrix("kernel", kernel)
-    if k.shape[0] != k.shape[1]:
-        raise ValueError(f"kernel must be square, got shape {k.shape}")
-    if np.abs(k - k.T).max() > 1e-10 * max(1.0, np.abs(k).max()):
-        raise ValueError("kernel must be symmetric")
-    p = _weights("px", px, k.shape[0])
-    r = np.sqrt(p)
-    lam, U = np.linalg.eigh(r[:, None] * k * r[None, :])
-    lam, U = lam[::-1], U[:, ::-1]
-    V = U / r[:, None]
-    return lam, _fix_signs(V)
-
-
-def _fix_signs(V: np.ndarray) -> np.ndarray:
-    idx = np.argmax(np.abs(V), axis=0)
-    signs = np.sign(V[idx, np.arange(V.shape[1])])
-    signs[signs == 0] = 1.0
-    return V * signs
 
 
 def span_angles(F: Any, G: Any, px: Any, *, modulo_constants: bool = False) -> np.ndarray:
@@ -135,9 +106,9 @@ def span_angles(F: Any, G: Any, px: Any, *, modulo_constants: bool = False) -> n
     With ``modulo_constants=True`` both tables are centred first, so that ``span{1, F}`` is
     compared with ``span{1, G}``: the notion of "learning the contexture" (Definition 5) for a
     biased head, whose bias absorbs ``mu_0``. Wraps :func:`contexture.metrics.principal_angles`.
-    Chapter: supervised.
+    Chapter ``ch02_supervised``.
     """
-    f, g = _table("F", F), _table("G", G)
+    f, g = check_table("F", F), check_table("G", G)
     if f.shape[0] != g.shape[0]:
         raise ValueError(f"F and G must have the same number of rows, got {f.shape[0]} and "
                          f"{g.shape[0]}")
@@ -174,8 +145,8 @@ def supervised_optimum(J: Any, d: int, targets: Any | None = None, *,
     ``M x d_A``, Theorem 8) the Lemma-18 operator is ``T Lambda T* f = k diag(px) f`` with
     ``k(x, x') = <m(x), m(x')>``, centred under ``P_A`` when ``bias`` (Theorem 8's centred
     linear kernel). The minimiser spans its top-``d`` eigenspace and the minimum is
-    ``E||A||^2 - sum_{j<=d} lambda_j`` (``E||A - E A||^2`` with a bias; digest M8). ``phi``
-    are the top-``d`` eigenfunctions, orthonormal in ``L^2(P_X)``. Chapter: supervised.
+    ``E||A||^2 - sum_{j<=d} lambda_j`` (``E||A - E A||^2`` with a bias; from the proofs). ``phi``
+    are the top-``d`` eigenfunctions, orthonormal in ``L^2(P_X)``. Chapter ``ch02_supervised``.
     """
     arr, px, pa = _joint(J)
     N, M = arr.shape
@@ -185,7 +156,7 @@ def supervised_optimum(J: Any, d: int, targets: Any | None = None, *,
     if bias:
         Y = Y - pa @ Y
     second = float(pa @ (Y * Y).sum(1))
-    lam, V = operator_eigh(supervised_kernel(arr, Y, bias=False), px)
+    lam, V = weighted_eigh(supervised_kernel(arr, Y, bias=False), px)
     gap = float(lam[d - 1] - lam[d]) if d < N else float(lam[d - 1])
     return SupervisedOptimum(value=second - float(lam[:d].sum()), phi=V[:, :d].copy(),
                              eigenvalues=lam, gap=gap, second_moment=second)
@@ -198,8 +169,8 @@ def balance_factor(J: Any) -> np.ndarray:
 
     In the class-balanced risk ``R_bal`` the importance weight ``P_A(A)^{-1/2}`` multiplies the
     quadratic term ``||W Phi(X) + b||^2`` as ``c(X)`` after averaging over ``A | X``; the proof of
-    Theorem 7 implicitly takes ``c`` constant (digest §2, Caveat to Theorem 7). ``c`` is constant
-    e.g. for balanced classes. Chapter: supervised.
+    Theorem 7 implicitly takes ``c`` constant, which fails for randomised imbalanced labels.
+    ``c`` is constant e.g. for balanced classes. Chapter ``ch02_supervised``.
     """
     arr, px, pa = _joint(J)
     return (arr / px[:, None]) @ pa ** -0.5
@@ -216,8 +187,8 @@ def balanced_optimum(J: Any, d: int) -> SupervisedOptimum:
     **generalised** eigenproblem ``B B^T v = gamma diag(r) v`` and the minimum is
     ``Z - 1/Z - sum_{j<=d} gamma_j``. The constant has ``gamma = 0`` and every eigenvector with
     ``gamma > 0`` is ``r``-centred. When ``c`` is constant this is ``T_{k_X^+} v = c gamma v``,
-    i.e. the contexture, as Theorem 7 states; otherwise it is not (digest Caveat, M9 (d)).
-    ``phi`` is normalised to ``phi^T diag(r) phi = I``. Chapter: supervised.
+    i.e. the contexture, as Theorem 7 states; otherwise it is not.
+    ``phi`` is normalised to ``phi^T diag(r) phi = I``. Chapter ``ch02_supervised``.
     """
     arr, px, pa = _joint(J)
     N, M = arr.shape
@@ -228,11 +199,8 @@ def balanced_optimum(J: Any, d: int) -> SupervisedOptimum:
     Z = float(np.sqrt(pa).sum())
     ybar = np.sqrt(pa) / Z
     B = Jw - r[:, None] * ybar[None, :]
-    rs = 1.0 / np.sqrt(r)
-    S = rs[:, None] * (B @ B.T) * rs[None, :]
-    gamma, U = np.linalg.eigh(0.5 * (S + S.T))
-    gamma, U = gamma[::-1], U[:, ::-1]
-    V = _fix_signs(U * rs[:, None])
+    # B B^T v = gamma diag(r) v  <=>  (diag(r)^{-1} B B^T diag(r)^{-1}) diag(r) v = gamma v
+    gamma, V = weighted_eigh((B @ B.T) / np.outer(r, r), r)
     gap = float(gamma[d - 1] - gamma[d])
     return SupervisedOptimum(value=Z - 1.0 / Z - float(gamma[:d].sum()), phi=V[:, :d].copy(),
                              eigenvalues=gamma, gap=gap, second_moment=Z - 1.0 / Z)
@@ -250,14 +218,14 @@ def random_label_context(n_points: int, class_weights: Any, *, concentration: fl
     deterministic. ``px`` defaults to uniform. With ``balanced=True`` the drawn conditional is
     rescaled (Sinkhorn iterations, rows kept stochastic) until ``P_A`` is uniform to ``1e-14``:
     exactly balanced classes. The setting of Theorems 6-7 with "labels may be randomised"; used
-    for the Theorem-7 counterexample (digest Caveat). Chapter: supervised.
+    for the Theorem-7 counterexample. Chapter ``ch02_supervised``.
     """
     n = check_int("n_points", n_points, lo=2)
     cw = check_matrix("class_weights", class_weights, ndim=1, nonnegative=True)
     if cw.size < 2 or np.any(cw <= 0):
         raise ValueError(f"class_weights must hold at least 2 positive entries, got {cw!r}")
     conc = check_float("concentration", concentration, lo=0.0, lo_open=True)
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed)
     alpha = conc * cw.size * cw / cw.sum()
     cond = rng.dirichlet(alpha, size=n)
     cond = np.maximum(cond, 1e-12)
@@ -286,7 +254,7 @@ def constant_factor_context(pa: Any, n_points: int, *, spread: float = 0.9,
     ``sum_a sqrt(pa(a))`` for every ``x``. ``spread`` in ``(0, 1)`` scales the rows towards the
     boundary of the simplex (the largest step keeping every entry at least ``(1-spread)`` times
     its ``pa`` value). Needs ``C >= 3`` classes. Shows that Theorem 7 holds for imbalanced
-    classes once ``c`` is constant. Chapter: supervised.
+    classes once ``c`` is constant. Chapter ``ch02_supervised``.
     """
     p = check_probability_vector("pa", pa)
     C = p.size
@@ -294,7 +262,7 @@ def constant_factor_context(pa: Any, n_points: int, *, spread: float = 0.9,
         raise ValueError(f"pa must have at least 3 strictly positive entries, got {p!r}")
     n = check_int("n_points", n_points, lo=2)
     spread = check_float("spread", spread, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed)
     basis = np.linalg.qr(np.column_stack([np.ones(C), p ** -0.5]))[0]
     full = np.linalg.qr(np.column_stack([basis, rng.normal(size=(C, C - 2))]))[0]
     V = full[:, 2:]
@@ -314,7 +282,7 @@ def class_indicators(y: Any, n_classes: int | None = None, *,
     The neural-collapse remark after Theorem 7: with ``C`` balanced deterministic classes the
     equiangular tight frame ``phi_c(x) = I[x in class c] - 1/C`` spans the top eigenspace of the
     centred problem (biased head, ``d = C - 1``), the raw indicators that of Theorem 6
-    (unbiased head, ``d = C``). Chapter: supervised.
+    (unbiased head, ``d = C``). Chapter ``ch02_supervised``.
     """
     labels = np.asarray(y)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
@@ -354,7 +322,7 @@ def fit_lookup(risk: Callable[[torch.Tensor], torch.Tensor], n_points: int, d: i
     :func:`contexture.learning.training.train` with a cosine learning-rate schedule and records the
     risk
     and the largest principal angle to ``reference`` (in ``L^2(P_X)``, modulo constants if
-    asked) every ``callback_every`` steps. Chapter: supervised.
+    asked) every ``callback_every`` steps. Chapter ``ch02_supervised``.
     """
     n = check_int("n_points", n_points, lo=2)
     d = check_int("d", d, lo=1, hi=n)

@@ -1,6 +1,6 @@
 """Calculators for self-supervised learning on finite contexts (Sec. 3.2, arXiv v2 numbering).
 
-What the chapter "Self-supervised learning learns a contexture" (``ch03_self_supervised``)
+What the chapter ``ch03_self_supervised``
 compares its trained encoders with:
 
 * :func:`average_encoder` -- the average encoder ``Phi = T Psi`` of Sec. 3.2 and Corollary 9;
@@ -10,14 +10,15 @@ compares its trained encoders with:
 * :func:`theorem10_terms` -- the quantities of Theorem 10's proof: the coefficient matrix ``C``,
   ``B = C^T C``, ``D = diag(s_i^2)``, both forms of ``L_C`` (with and without the factor 1/2
   that the printed proof drops) and the non-contrastive identity;
-* :func:`contrastive_optimum`, :func:`lora_optimum` -- closed-form minimisers (digest M8);
+* :func:`contrastive_optimum`, :func:`lora_optimum` -- closed-form minimisers (derived from
+  Theorem 10's proof and the Eckart-Young theorem);
 * :func:`invariance_excess`, :func:`vicreg_span_repair`, :func:`vicreg_aligned_variances` --
   why the VICReg surrogate of ``L_N`` either learns the contexture or collapses (derived here);
-* :func:`span_alignment`, :func:`non_contrastive_gap` -- alignment measures that, unlike
-  :func:`contexture.metrics.cca_alignment`, penalise a collapsed (rank-deficient) encoder;
+* :func:`non_contrastive_gap` -- like :func:`contexture.metrics.span_alignment` and unlike
+  :func:`contexture.metrics.cca_alignment`, it penalises a collapsed (rank-deficient) encoder;
 * :func:`dae_optimum` -- Eq. (2) / Theorem 11: the top eigenspace of ``T* Lambda T`` with the
   linear loss kernel on X;
-* the Gaussian-noise context (digest M2) on Gauss-Hermite nodes, where Theorem 11's autoencoder
+* the Gaussian-noise context on Gauss-Hermite nodes, where Theorem 11's autoencoder
   recovers the degree-1 Hermite function, is
   :func:`contexture.contexts.analytic.gaussian_noise_context`;
 * :class:`WeightedLookupEncoder` -- a lookup table in ``L^2(P)`` coordinates, so that AdamW
@@ -36,17 +37,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
 import torch
 from torch import nn
 
-from contexture.base.checks import check_float, check_int, check_matrix
-from contexture.contexts.finite import Context
+from contexture.base.checks import as_numpy, check_float, check_int, check_matrix, check_table
+from contexture.base.linalg import dense, orthonormal_completion, weighted_eigh
+from contexture.contexts.finite import Context, check_context
 from contexture.learning.encoders import LookupEncoder
 from contexture.learning.objectives import supervised_kernel
-from contexture.metrics.alignment import principal_angles
-from contexture.spectra import SingularSystem
+from contexture.spectra import SingularSystem, check_system
 
 __all__ = [
     "DAEOptimum",
@@ -60,7 +59,6 @@ __all__ = [
     "lora_optimum",
     "non_contrastive_gap",
     "right_basis",
-    "span_alignment",
     "theorem10_terms",
     "vicreg_aligned_variances",
     "vicreg_span_repair",
@@ -71,52 +69,14 @@ __all__ = [
 # validation helpers
 # --------------------------------------------------------------------------------------------
 
-def _context(context: Any) -> Context:
-    if not isinstance(context, Context):
-        raise TypeError(f"context must be a contexture Context (e.g. FiniteContext), "
-                        f"got {type(context).__name__}")
-    return context
-
-
-def _numpy(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
-
-
-def _table(name: str, value: Any, rows: int, what: str) -> np.ndarray:
-    """A finite float64 ``rows x d`` table (a 1-D array is one column)."""
-    arr = np.asarray(_numpy(value), dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    arr = check_matrix(name, arr)
-    if arr.shape[0] != rows or arr.shape[1] == 0:
-        raise ValueError(f"{name} must have shape ({rows}, d) with d >= 1 (one row per {what}), "
-                         f"got {arr.shape}")
-    return arr
-
-
 def _encoder_on_a(ctx: Context, psi: Any) -> np.ndarray:
     """``psi`` as an ``M x d`` table on the context values, ``1 <= d <= min(N, M) - 1``."""
-    table = _table("psi", psi, ctx.shape[1], "context value a")
+    table = check_table("psi", psi, rows=ctx.shape[1], what="context value a")
     r = min(ctx.shape)
     if table.shape[1] > r - 1:
         raise ValueError(f"psi must have at most min(N, M) - 1 = {r - 1} columns, "
                          f"got {table.shape[1]}")
     return table
-
-
-def _dense(m: Any) -> np.ndarray:
-    return m.toarray() if sp.issparse(m) else np.asarray(m, dtype=np.float64)
-
-
-def _system(name: str, system: Any, d: int) -> SingularSystem:
-    if not isinstance(system, SingularSystem):
-        raise TypeError(f"{name} must be a SingularSystem (context.svd(d)), "
-                        f"got {type(system).__name__}")
-    if system.d < d:
-        raise ValueError(f"{name} has only {system.d} nontrivial pairs, need d = {d}")
-    return system
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,9 +92,9 @@ def average_encoder(context: Context, psi: Any) -> np.ndarray:
     :func:`right_basis`). Centring commutes with ``T``: ``T Psi~ = (T Psi)~``. Chapter
     ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     n_x, n_a = ctx.shape
-    table = _table("psi", psi, n_a, "context value a")
+    table = check_table("psi", psi, rows=n_a, what="context value a")
     return np.asarray(ctx.conditional @ table)
 
 
@@ -149,7 +109,7 @@ def right_basis(context: Context) -> tuple[np.ndarray, np.ndarray]:
     (``psi~_i = sum_{j>=1} c_ij nu_j``) and of the converse of Corollary 9. Dense; meant for
     small finite contexts. Chapter ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     n_x, n_a = ctx.shape
     r = min(n_x, n_a)
     if r < 2:
@@ -157,12 +117,7 @@ def right_basis(context: Context) -> tuple[np.ndarray, np.ndarray]:
     system = ctx.svd(r - 1, solver="dense")
     s = np.zeros(n_a)
     s[:r] = system.s
-    sqa = np.sqrt(ctx.pa)
-    V = system.nu * sqa[:, None]
-    if n_a > r:
-        W = sla.null_space(V.T)
-        V = np.hstack([V, W])
-    return s, V / sqa[:, None]
+    return s, orthonormal_completion(np.asarray(system.nu), np.asarray(ctx.pa))
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,9 +161,9 @@ def theorem10_terms(context: Context, psi: Any) -> Theorem10Terms:
     ``Cov_{P_A}``), the identity forms from ``C``, so comparing them checks the proof.
     Chapter ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     n_x, n_a = ctx.shape
-    table = _table("psi", psi, n_a, "context value a")
+    table = check_table("psi", psi, rows=n_a, what="context value a")
     pa, px = ctx.pa, ctx.px
     tc = table - pa @ table
     phi = np.asarray(ctx.conditional @ tc)
@@ -234,12 +189,12 @@ def contrastive_optimum(system: SingularSystem, d: int, rotation: Any | None = N
 
     ``rotation`` is a ``d x d`` orthogonal ``U`` (identity by default); every minimiser has
     this form (plus an arbitrary constant) when ``s_d > s_{d+1}``. Its covariance has
-    eigenvalues ``s_1^2..s_d^2`` and ``L_C(Psi*) = -1/2 sum_{i<=d} s_i^4`` (digest M8).
+    eigenvalues ``s_1^2..s_d^2`` and ``L_C(Psi*) = -1/2 sum_{i<=d} s_i^4`` (proof of Theorem 10).
     Returns an ``M x d`` table. Chapter ``ch03_self_supervised``.
     """
     d = check_int("d", d, lo=1)
-    sys_ = _system("system", system, d)
-    U = np.eye(d) if rotation is None else check_matrix("rotation", _numpy(rotation))
+    sys_ = check_system(system, d=d)
+    U = np.eye(d) if rotation is None else check_matrix("rotation", as_numpy(rotation))
     if U.shape != (d, d) or not np.allclose(U.T @ U, np.eye(d), atol=1e-10):
         raise ValueError(f"rotation must be a {d}x{d} orthogonal matrix, got shape {U.shape}")
     return (sys_.nu[:, 1:d + 1] * sys_.s[1:d + 1]) @ U.T
@@ -249,11 +204,11 @@ def lora_optimum(system: SingularSystem, d: int) -> np.ndarray:
     """``Phi Psi^T`` at the minimum of the asymmetric ("LoRA") loss: ``sum_{i<d} s_i mu_i nu_i``.
 
     The rank-``d`` truncation of the density ratio ``P+/(P_X P_A)`` (Lemma 4), constant mode
-    ``i = 0`` included (digest M8; :func:`contexture.learning.objectives.lora_loss`). ``N x M``.
+    ``i = 0`` included (Eckart-Young; :func:`contexture.learning.objectives.lora_loss`). ``N x M``.
     Chapter ``ch03_self_supervised``.
     """
     d = check_int("d", d, lo=1)
-    sys_ = _system("system", system, d - 1)
+    sys_ = check_system(system, d=d - 1)
     return (sys_.mu[:, :d] * sys_.s[:d]) @ sys_.nu[:, :d].T
 
 
@@ -280,7 +235,7 @@ def invariance_excess(context: Context, psi: Any) -> float:
     other terms depend on ``Psi`` only through ``G`` (VICReg, ``L_N``) drops by
     ``2 * inv_coeff * excess`` under the repair. Chapter ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     table = _encoder_on_a(ctx, psi)
     d = table.shape[1]
     _, G, positive = _cov_and_positive(ctx, table)
@@ -300,7 +255,7 @@ def vicreg_span_repair(context: Context, psi: Any) -> np.ndarray:
     the surrogate can fail only by (dimensional) collapse. Derived here (not in the paper);
     Sec. 3.2 / Theorem 10. Chapter ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     table = _encoder_on_a(ctx, psi)
     d = table.shape[1]
     _, G, _ = _cov_and_positive(ctx, table)
@@ -327,7 +282,7 @@ def vicreg_aligned_variances(s: Any, d: int, *, inv_coeff: float = 25.0,
     ``ch03_self_supervised``.
     """
     d = check_int("d", d, lo=1)
-    arr = check_matrix("s", _numpy(s), ndim=1)
+    arr = check_matrix("s", as_numpy(s), ndim=1)
     if arr.size < d + 1:
         raise ValueError(f"s must have at least d + 1 = {d + 1} entries (s[0] = 1), got {arr.size}")
     inv_coeff = check_float("inv_coeff", inv_coeff, lo=0.0, lo_open=True)
@@ -348,25 +303,6 @@ def vicreg_aligned_variances(s: Any, d: int, *, inv_coeff: float = 25.0,
 # alignment that penalises collapse
 # --------------------------------------------------------------------------------------------
 
-def span_alignment(F: Any, U: Any, weights: Any = None, *, rtol: float = 1e-6) -> float:
-    """``||P_F P_U||_F^2 / rank U = (1/rank U) sum_i cos^2 theta_i`` in ``L^2(P)``.
-
-    ``theta_i`` are the principal angles between the column spans (weights ``P``; columns are
-    not centred, centre them first). Directions of ``F`` with singular value below ``rtol``
-    times its largest (after weighting) are treated as collapsed and contribute nothing, so,
-    unlike :func:`contexture.metrics.cca_alignment` (which averages over ``min(rank)``), a
-    rank-deficient ``F`` cannot score 1. For full-rank ``F`` and ``U`` of equal width it is the
-    mean squared canonical correlation. Chapter ``ch03_self_supervised``.
-    """
-    u = np.asarray(_numpy(U), dtype=np.float64)
-    u = u[:, None] if u.ndim == 1 else u
-    u = check_matrix("U", u)
-    if np.linalg.matrix_rank(u) < u.shape[1]:
-        raise ValueError("U must have full column rank (the target span)")
-    ang = principal_angles(F, u, weights, rtol=rtol)
-    return float(np.sum(np.cos(ang) ** 2) / u.shape[1])
-
-
 def non_contrastive_gap(context: Context, psi: Any, *, rtol: float = 1e-6) -> float:
     """``2 (sum_{i<=d} s_i^2 - RT(Psi))``: the ``L_N`` gap of ``psi``'s span (Theorem 10).
 
@@ -376,7 +312,7 @@ def non_contrastive_gap(context: Context, psi: Any, *, rtol: float = 1e-6) -> fl
     (the whitened encoder); collapsed directions count as carrying no signal. Zero iff the
     span is the top-``d`` right singular space. Chapter ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     table = _encoder_on_a(ctx, psi)
     d = table.shape[1]
     rtol = check_float("rtol", rtol, lo=0.0, lo_open=True, hi=1.0)
@@ -427,23 +363,15 @@ def dae_optimum(context: Context, x_values: Any, d: int, *, bias: bool = True) -
     so in general it is *not* the contexture. Compare with
     :func:`contexture.learning.objectives.dae_risk`. Chapter ``ch03_self_supervised``.
     """
-    ctx = _context(context)
+    ctx = check_context(context)
     n_x, n_a = ctx.shape
-    xv = _table("x_values", x_values, n_x, "point x")
+    xv = check_table("x_values", x_values, rows=n_x, what="point x")
     d = check_int("d", d, lo=1, hi=n_a)
-    J = _dense(ctx.joint)
-    k = supervised_kernel(J.T, xv, bias=bool(bias))
-    sq = np.sqrt(ctx.pa)
-    S = sq[:, None] * k * sq[None, :]
-    lam, V = np.linalg.eigh(0.5 * (S + S.T))
-    lam, V = lam[::-1], V[:, ::-1]
-    funcs = V[:, :d] / sq[:, None]
-    idx = np.argmax(np.abs(funcs), axis=0)
-    signs = np.sign(funcs[idx, np.arange(d)])
-    signs[signs == 0] = 1.0
+    J = dense(ctx.joint)
+    lam, V = weighted_eigh(supervised_kernel(J.T, xv, bias=bool(bias)), ctx.pa)
     xc = xv - ctx.px @ xv if bias else xv
     second = float(np.sum(ctx.px[:, None] * xc * xc))
-    return DAEOptimum(eigenvalues=lam, functions=funcs * signs, second_moment=second,
+    return DAEOptimum(eigenvalues=lam, functions=V[:, :d].copy(), second_moment=second,
                       minimum=float(second - lam[:d].sum()))
 
 
@@ -461,10 +389,10 @@ class PairSampler:
     """
 
     def __init__(self, context: Context) -> None:
-        ctx = _context(context)
+        ctx = check_context(context)
         self.shape = ctx.shape
         self._px = torch.as_tensor(np.array(ctx.px))
-        self._cond = torch.as_tensor(_dense(ctx.conditional).copy())
+        self._cond = torch.as_tensor(dense(ctx.conditional).copy())
 
     def __call__(self, batch: int, generator: torch.Generator | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -492,7 +420,7 @@ class WeightedLookupEncoder(nn.Module):
     def __init__(self, num_points: int, out_dim: int, weights: Any, *, init_scale: float = 1.0,
                  seed: int | None = None) -> None:
         super().__init__()
-        w = check_matrix("weights", _numpy(weights), ndim=1, nonnegative=True)
+        w = check_matrix("weights", as_numpy(weights), ndim=1, nonnegative=True)
         num_points = check_int("num_points", num_points, lo=1)
         if w.shape[0] != num_points or np.any(w <= 0):
             raise ValueError(f"weights must be a positive vector of length {num_points}, "

@@ -1,26 +1,26 @@
 """Graphs, Laplacian eigenmaps and manifold samples (Sec. 3.3, arXiv v2 numbering).
 
-What the chapter "Manifold learning learns a contexture" (``ch04_manifold``) computes:
+What chapter ``ch04_manifold`` computes:
 
 * :func:`walk_spectrum` -- the *algebraic* eigen-decomposition of the random-walk operator
   ``T = D^{-1} W`` of a weighted graph, which is self-adjoint in ``L^2(P_X)`` with
-  ``P_X = degree / d_sum`` (graph context, Sec. 3.3; digest P5);
+  ``P_X = degree / d_sum`` (graph context, Sec. 3.3);
 * :func:`eigenmaps_solution` -- the minimiser and minimum of Eq. (3) (Laplacian eigenmaps with
   degree normalisation): the top-``d`` nontrivial eigenfunctions of ``T`` in the algebraic
-  order and ``d - sum_{i<=d} lambda_i(T)`` (proof of Theorem 12; digest M8);
+  order and ``d - sum_{i<=d} lambda_i(T)`` (proof of Theorem 12);
 * :func:`rayleigh_trace` -- ``sum_i <phi_i, T phi_i>_{P_X}``, the quantity Eq. (3) maximises;
 * :func:`theorem12_margin` -- ``lambda_d - max_{j>d} |lambda_j|``: Eq. (3) learns the contexture
   exactly when it is ``>= 0`` (the corrected reading of Theorem 12, derived here);
 * :func:`lazy_weights`, :func:`cycle_weights`, :func:`random_graph_weights` -- the graphs of the
   Theorem 12 caveat (bipartite cycle, lazy walks) and of the random scan;
-* :func:`dual_kernel_pca` -- kernel PCA on the Gram matrix of the dual kernel ``k_X^+``, which
-  gives the contexture exactly (digest P6 and the finite-sample recipe of Sec. 1);
+* kernel PCA on the Gram matrix of the dual kernel ``k_X^+``, which gives the contexture
+  exactly (Lemma 3), is :func:`contexture.base.linalg.weighted_eigh`;
 * :func:`random_feasible`, :func:`noisy_circle`, :func:`swiss_roll`, :func:`gaussian_weights`,
   :func:`knn_weights` -- feasible encoders for Eq. (3) and the manifold samples and graphs.
 
 Conventions follow the library: functions on the vertices are ``N``-row tables, orthonormal in
-``L^2(P_X)``; every eigen/singular function has the sign convention of CONTRIBUTING.md (its
-entry of largest absolute value is positive).
+``L^2(P_X)``; every eigen/singular function has the library's sign convention
+(:func:`contexture.base.linalg.column_signs`: its entry of largest absolute value is positive).
 """
 
 from __future__ import annotations
@@ -29,15 +29,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 from sklearn.neighbors import NearestNeighbors
 
-from contexture.base.checks import check_float, check_int, check_matrix, check_probability_vector
+from contexture.base.checks import (
+    as_rng,
+    check_float,
+    check_int,
+    check_matrix,
+    check_probability_vector,
+    check_table,
+)
+from contexture.base.linalg import dense, weighted_eigh
 
 __all__ = [
     "WalkSpectrum",
     "cycle_weights",
-    "dual_kernel_pca",
     "eigenmaps_solution",
     "gaussian_weights",
     "knn_weights",
@@ -58,9 +64,7 @@ __all__ = [
 
 def _check_weights(W: Any, *, atol: float = 1e-12) -> np.ndarray:
     """A dense symmetric nonnegative weight matrix without isolated vertices."""
-    if hasattr(W, "toarray"):
-        W = W.toarray()
-    w = check_matrix("W", W, ndim=2, nonnegative=True)
+    w = check_matrix("W", dense(W), ndim=2, nonnegative=True)
     if w.shape[0] != w.shape[1] or w.shape[0] < 2:
         raise ValueError(f"W must be a square matrix with at least 2 vertices, got shape {w.shape}")
     asym = float(np.abs(w - w.T).max())
@@ -75,29 +79,6 @@ def _check_weights(W: Any, *, atol: float = 1e-12) -> np.ndarray:
     return 0.5 * (w + w.T)
 
 
-def _sign_fix(f: np.ndarray) -> np.ndarray:
-    """Flip each column so that its entry of largest absolute value is positive."""
-    idx = np.argmax(np.abs(f), axis=0)
-    signs = np.sign(f[idx, np.arange(f.shape[1])])
-    signs[signs == 0] = 1.0
-    return f * signs
-
-
-def _rng(seed: int | np.random.Generator) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(check_int("seed", seed, lo=0))
-
-
-def _check_table(name: str, value: Any, rows: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    arr = check_matrix(name, arr, ndim=2)
-    if arr.shape[0] != rows:
-        raise ValueError(f"{name} must have {rows} rows (one per vertex), got shape {arr.shape}")
-    return arr
-
 
 # --------------------------------------------------------------------------------------------
 # the random-walk operator T = D^{-1} W (Sec. 3.3, Theorem 12)
@@ -105,7 +86,7 @@ def _check_table(name: str, value: Any, rows: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class WalkSpectrum:
-    """Algebraic eigen-decomposition of ``T = D^{-1} W`` in ``L^2(P_X)`` (Sec. 3.3, digest P5).
+    """Algebraic eigen-decomposition of ``T = D^{-1} W`` in ``L^2(P_X)`` (Sec. 3.3).
 
     ``eigenvalues`` (N,): ``lambda_0 = 1`` (the constant) first, then the eigenvalues of ``T``
     on mean-zero functions in descending **algebraic** order (they lie in ``[-1, 1]``).
@@ -127,7 +108,7 @@ def walk_spectrum(W: Any) -> WalkSpectrum:
     """Eigenvalues and ``L^2(P_X)``-orthonormal eigenfunctions of ``T = D^{-1} W`` (Sec. 3.3).
 
     ``W`` is a symmetric nonnegative weight matrix (any scale) without isolated vertices. ``T``
-    is self-adjoint in ``L^2(P_X)``, ``P_X(u) = d(u) / d_sum`` (digest P5), because
+    is self-adjoint in ``L^2(P_X)``, ``P_X(u) = d(u) / d_sum`` (Sec. 3.3), because
     ``diag(px) T = W / d_sum`` is symmetric; it preserves the mean, so it maps the mean-zero
     functions to themselves. The decomposition diagonalises ``D^{-1/2} W D^{-1/2}`` on the
     orthogonal complement of ``sqrt(px)``, which keeps the trivial pair in column 0 even for a
@@ -136,15 +117,9 @@ def walk_spectrum(W: Any) -> WalkSpectrum:
     w = _check_weights(W)
     deg = w.sum(axis=1)
     px = deg / deg.sum()
-    r = 1.0 / np.sqrt(deg)
-    S = r[:, None] * w * r[None, :]
-    u0 = np.sqrt(px)
-    B = sla.null_space(u0[None, :])  # orthonormal basis of the complement of sqrt(px)
-    lam, V = np.linalg.eigh(B.T @ S @ B)
-    order = np.argsort(-lam, kind="stable")
-    U = B @ V[:, order]
-    F = _sign_fix(U / u0[:, None])
-    eigenvalues = np.r_[1.0, lam[order]]
+    # T = D^{-1} W = K diag(px) with the symmetric K = W d_sum / (deg deg^T)
+    lam, F = weighted_eigh(w * (deg.sum() / np.outer(deg, deg)), px, deflate_constants=True)
+    eigenvalues = np.r_[1.0, lam]
     functions = np.column_stack([np.ones(w.shape[0]), F])
     return WalkSpectrum(eigenvalues, functions, px)
 
@@ -156,7 +131,7 @@ def eigenmaps_solution(W: Any, d: int) -> tuple[np.ndarray, float]:
     constraint set the objective is ``d - sum_i <phi_i, T phi_i>`` (proof of Theorem 12), so a
     minimiser is the top-``d`` nontrivial eigenfunctions of ``T`` in the **algebraic** order,
     returned as an ``N x d`` table (``L^2(P_X)``-orthonormal, mean zero), with the minimum
-    ``d - sum_{i=1}^{d} lambda_i(T)`` (digest M8). Chapter ``ch04_manifold``.
+    ``d - sum_{i=1}^{d} lambda_i(T)`` (from the proof of Theorem 12). Chapter ``ch04_manifold``.
     """
     spec = walk_spectrum(W)
     n = spec.px.shape[0]
@@ -173,7 +148,7 @@ def rayleigh_trace(phi: Any, W: Any) -> float:
     ``ch04_manifold``.
     """
     w = _check_weights(W)
-    f = _check_table("phi", phi, w.shape[0])
+    f = check_table("phi", phi, rows=w.shape[0], what="vertex")
     deg = w.sum(axis=1)
     Tf = (w @ f) / deg[:, None]
     px = deg / deg.sum()
@@ -220,7 +195,7 @@ def cycle_weights(n: int) -> np.ndarray:
 
     ``T`` has eigenvalues ``cos(2 pi k / n)``; for even ``n`` the cycle is bipartite and
     ``lambda = -1`` is an eigenvalue (the alternating function), which is the counterexample to
-    Theorem 12 as printed (``C_6``; digest caveat). Chapter ``ch04_manifold``.
+    Theorem 12 as printed (``C_6``). Chapter ``ch04_manifold``.
     """
     n = check_int("n", n, lo=3)
     w = np.zeros((n, n))
@@ -240,7 +215,7 @@ def random_graph_weights(n: int, edge_prob: float, seed: int | np.random.Generat
     """
     n = check_int("n", n, lo=3)
     edge_prob = check_float("edge_prob", edge_prob, lo=0.0, hi=1.0)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     adj = np.triu(rng.random((n, n)) < edge_prob, k=1)
     perm = rng.permutation(n)
     for k in range(1, n):  # random recursive tree on a random vertex order
@@ -248,42 +223,6 @@ def random_graph_weights(n: int, edge_prob: float, seed: int | np.random.Generat
         adj[min(a, b), max(a, b)] = True
     w = np.where(adj, rng.uniform(0.1, 1.0, size=(n, n)), 0.0)
     return w + w.T
-
-
-# --------------------------------------------------------------------------------------------
-# kernel PCA on the dual kernel (digest P6)
-# --------------------------------------------------------------------------------------------
-
-def dual_kernel_pca(K: Any, px: Any, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel PCA on the Gram matrix ``K`` of the dual kernel ``k_X^+`` (digest P6, Sec. 1).
-
-    The integral operator of ``k_X^+`` on ``L^2(P_X)`` is ``K diag(px)``; it is similar to the
-    symmetric ``diag(sqrt px) K diag(sqrt px)``, which is diagonalised here (for uniform
-    ``px = 1/n`` this is the eigen-decomposition of ``K / n``). Returns the top ``d + 1``
-    eigenvalues (descending; ``s_i^2`` by Lemma 3, the trivial 1 first) and the eigenfunctions
-    ``U / sqrt(px)`` (``N x (d+1)``, ``L^2(P_X)``-orthonormal, sign convention of the library).
-    They are the contexture (Definition 5), independently of ``Context.svd``. Chapter
-    ``ch04_manifold``.
-    """
-    if hasattr(K, "toarray"):
-        K = K.toarray()
-    k = check_matrix("K", K, ndim=2)
-    n = k.shape[0]
-    if k.shape[1] != n:
-        raise ValueError(f"K must be square, got shape {k.shape}")
-    if float(np.abs(k - k.T).max()) > 1e-10 * max(float(np.abs(k).max()), 1e-300):
-        raise ValueError("K must be symmetric (a Gram matrix of k_X^+)")
-    p = check_probability_vector("px", px)
-    if p.shape[0] != n:
-        raise ValueError(f"px must have length {n}, got {p.shape[0]}")
-    if np.any(p <= 0):
-        raise ValueError("px must be strictly positive")
-    d = check_int("d", d, lo=1, hi=n - 1)
-    r = np.sqrt(p)
-    M = r[:, None] * k * r[None, :]
-    lam, U = np.linalg.eigh(0.5 * (M + M.T))
-    order = np.argsort(-lam, kind="stable")[: d + 1]
-    return lam[order], _sign_fix(U[:, order] / r[:, None])
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +239,7 @@ def random_feasible(px: Any, d: int, seed: int | np.random.Generator) -> np.ndar
     p = check_probability_vector("px", px)
     n = p.shape[0]
     d = check_int("d", d, lo=1, hi=n - 1)
-    f = _rng(seed).standard_normal((n, d))
+    f = as_rng(seed).standard_normal((n, d))
     f -= p @ f
     C = f.T @ (p[:, None] * f)
     lam, V = np.linalg.eigh(C)
@@ -316,7 +255,7 @@ def noisy_circle(n: int, noise: float, seed: int | np.random.Generator
     """
     n = check_int("n", n, lo=3)
     noise = check_float("noise", noise, lo=0.0)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     theta = rng.uniform(0.0, 2.0 * np.pi, size=n)
     X = np.column_stack([np.cos(theta), np.sin(theta)]) + noise * rng.standard_normal((n, 2))
     return X, theta
@@ -332,7 +271,7 @@ def swiss_roll(n: int, noise: float, seed: int | np.random.Generator, *, height:
     n = check_int("n", n, lo=3)
     noise = check_float("noise", noise, lo=0.0)
     height = check_float("height", height, lo=0.0, lo_open=True)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     t = 1.5 * np.pi * (1.0 + 2.0 * rng.random(n))
     h = height * rng.random(n)
     X = np.column_stack([t * np.cos(t), h, t * np.sin(t)]) + noise * rng.standard_normal((n, 3))

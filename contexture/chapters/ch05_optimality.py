@@ -1,6 +1,6 @@
 r"""Optimality of the contexture: Theorem 14, Definition 15 and Appendix C on exact contexts.
 
-Helpers for the chapter *Optimality of the contexture* (``ch05_optimality``), arXiv v2 numbering.
+Helpers for the chapter ``ch05_optimality``, arXiv v2 numbering.
 They complement :mod:`contexture.metrics.optimality` and :mod:`contexture.metrics.ratio_trace`,
 which work in :math:`\mu`-coordinates, with *direct* computations on a finite context (function
 values on the points of :math:`\mathcal X` and :math:`\mathcal A`) so that the chapter can check
@@ -34,7 +34,15 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from contexture.base.checks import check_float, check_int, check_matrix, check_probability_vector
+from contexture.base.checks import (
+    as_rng,
+    check_float,
+    check_int,
+    check_matrix,
+    check_probability_vector,
+    check_table,
+)
+from contexture.base.linalg import dense, orthonormal_completion
 from contexture.contexts.finite import Context, FiniteContext
 from contexture.metrics.optimality import worst_case_error_exact
 from contexture.metrics.ratio_trace import thm24_bound, trace_gap
@@ -62,10 +70,6 @@ __all__ = [
 ]
 
 
-def _dense(m: Any) -> np.ndarray:
-    return m.toarray() if hasattr(m, "toarray") else np.asarray(m, dtype=np.float64)
-
-
 def _values(name: str, value: Any, n: int) -> np.ndarray:
     """A function (length n) or a family of functions (n x k) on n points, as float64."""
     arr = np.asarray(value, dtype=np.float64)
@@ -89,7 +93,7 @@ def pair_disagreement(context: Context, g: Any) -> float:
     :math:`2\,\mathrm{Var}[g(A)\mid X]`, so the value is
     :math:`2\sum_x P_{\mathcal X}(x)(\mathbb E[g^2(A)\mid x]-\mathbb E[g(A)\mid x]^2)`: twice the
     average conditional variance of Section 4.1's corrupted-training-set story. Chapter
-    *Optimality of the contexture* (Theorem 14).
+    ``ch05_optimality`` (Theorem 14).
     """
     P = context.conditional
     gv = _values("g", g, context.shape[1])
@@ -109,13 +113,13 @@ def min_norm_preimage(context: Context, f: Any, *, rtol: float = 1e-10) -> np.nd
     :math:`Q(\sqrt{P_{\mathcal A}}g)=\sqrt{P_{\mathcal X}}f`, whose minimal-norm solution is
     :math:`Q^+\sqrt{P_{\mathcal X}}f` (singular values below ``rtol`` times the largest count as
     zero). Raises if ``f`` is not in the range of :math:`T` (relative residual above 1e-8). Every
-    other preimage adds a component of :math:`\ker T`. Chapter *Optimality of the contexture*.
+    other preimage adds a component of :math:`\ker T`. Chapter ``ch05_optimality``.
     """
     fv = _values("f", f, context.shape[0])
     if fv.ndim != 1:
         raise ValueError(f"f must be one function (a 1-D array), got shape {fv.shape}")
     rtol = check_float("rtol", rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    q = _dense(context.q_matrix())
+    q = dense(context.q_matrix())
     sx, sa = np.sqrt(context.px), np.sqrt(context.pa)
     y = np.linalg.pinv(q, rcond=rtol) @ (sx * fv)
     res = np.linalg.norm(q @ y - sx * fv)
@@ -132,10 +136,10 @@ def null_space_t(context: Context, *, rtol: float = 1e-10) -> np.ndarray:
     :math:`Tg=0` iff :math:`Q\sqrt{P_{\mathcal A}}g=0`; the basis comes from the right singular
     vectors of ``Q`` with singular value at most ``rtol`` times the largest. Every exact preimage
     of a task is :func:`min_norm_preimage` plus an element of this space (Theorem 14). Chapter
-    *Optimality of the contexture*.
+    ``ch05_optimality``.
     """
     rtol = check_float("rtol", rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    q = _dense(context.q_matrix())
+    q = dense(context.q_matrix())
     _, sv, vt = np.linalg.svd(q, full_matrices=True)
     rank = int(np.count_nonzero(sv > rtol * sv[0]))
     return vt[rank:].T / np.sqrt(np.asarray(context.pa))[:, None]
@@ -172,9 +176,10 @@ def thm14_ratios(u: Any, s: Any) -> Thm14Ratios:
       s_i^2u_i^2\le4\epsilon` always (Cauchy-Schwarz and :math:`(1-\epsilon)^2\ge1-2\epsilon`);
       but :math:`\mathbb E[g^*(A)\mid x]=\sum s_i^2u_i\mu_i\neq f`;
     * exact preimage (:math:`v_i=u_i/s_i`): ratio :math:`2\sum(1-s_i^2)u_i^2/s_i^2/\sum
-      u_i^2/s_i^2`, which can exceed :math:`4\epsilon` (digest ⚠ caveat).
+      u_i^2/s_i^2`, which can exceed :math:`4\epsilon` (so the theorem holds for the proof's
+      :math:`g^*`, not for every exact preimage).
 
-    Chapter *Optimality of the contexture* (Theorem 14).
+    Chapter ``ch05_optimality`` (Theorem 14).
     """
     u_arr = check_matrix("u", u, ndim=1)
     s_arr = check_matrix("s", s, ndim=1)
@@ -212,7 +217,7 @@ def compatibility_direct(context: Context, f: Any) -> float:
     The supremum over :math:`g` of :math:`\langle\tilde f,Tg\rangle/(\|\tilde f\|\|g\|)=
     \langle T^*\tilde f,g\rangle/(\|\tilde f\|\|g\|)` is attained at :math:`g\propto T^*\tilde f`
     (Cauchy-Schwarz), so :math:`\rho=\|T^*\tilde f\|_{P_{\mathcal A}}/\|\tilde f\|_{P_{\mathcal
-    X}}`. Chapter *Optimality of the contexture* (Definition 13).
+    X}}`. Chapter ``ch05_optimality`` (Definition 13).
     """
     fv = _values("f", f, context.shape[0])
     if fv.ndim != 1:
@@ -233,11 +238,10 @@ def probe_error_direct(Phi: Any, f: Any, px: Any) -> float:
     ``Phi`` is ``N x d`` (encoder values on the points of :math:`\mathcal X`), ``f`` has length
     ``N``, ``px`` is :math:`P_{\mathcal X}`. Weighted least squares with an intercept (the probe's
     bias). For a centred unit-norm task this is :math:`\mathrm{err}(\Phi,f)`. Chapter
-    *Optimality of the contexture* (Definition 15).
+    ``ch05_optimality`` (Definition 15).
     """
     p = check_probability_vector("px", px)
-    F = _values("Phi", Phi, p.size)
-    F = F[:, None] if F.ndim == 1 else F
+    F = check_table("Phi", Phi, rows=p.size, what="point")
     fv = _values("f", f, p.size)
     if fv.ndim != 1:
         raise ValueError(f"f must be one function (a 1-D array), got shape {fv.shape}")
@@ -284,23 +288,15 @@ def complete_basis(context: Context) -> FullBasis:
     Uses the dense solver for ``min(N, M) - 1`` nontrivial pairs (Lemma 3) and completes
     :math:`\mu` with an orthonormal basis of the rest of :math:`L^2(P_{\mathcal X})` (singular
     value 0, i.e. :math:`\ker T^*`), so that every function on :math:`\mathcal X` has
-    coordinates. Sign convention of CONTRIBUTING.md for the added columns. Chapter *Optimality
-    of the contexture* (coordinates for Definitions 13-23).
+    coordinates. The added columns follow the library's sign convention
+    (:func:`contexture.base.linalg.column_signs`). Chapter ``ch05_optimality`` (coordinates for
+    Definitions 13-23).
     """
     n_x, n_a = context.shape
     r = min(n_x, n_a)
     sv = context.svd(r - 1, solver="dense")
     px = np.asarray(context.px)
-    u = sv.mu * np.sqrt(px)[:, None]  # Euclidean-orthonormal
-    if n_x > r:
-        q, _ = np.linalg.qr(np.hstack([u, np.eye(n_x)]))
-        extra = q[:, r:n_x]
-        extra -= u @ (u.T @ extra)
-        extra, _ = np.linalg.qr(extra)
-        idx = np.argmax(np.abs(extra), axis=0)
-        extra *= np.sign(extra[idx, np.arange(extra.shape[1])])
-        u = np.hstack([u, extra])
-    mu = u / np.sqrt(px)[:, None]
+    mu = orthonormal_completion(np.asarray(sv.mu), px)
     s = np.concatenate([sv.s, np.zeros(n_x - r)])
     return FullBasis(s=s, mu=mu, nu=np.asarray(sv.nu), px=px, pa=np.asarray(context.pa))
 
@@ -332,7 +328,7 @@ def rkhs_inner(basis: FullBasis, h1: Any, h2: Any, *, tol: float = 1e-10) -> flo
     \sum_{s_i>0}v_iw_i/s_i^2`; equivalently :math:`\langle T^*f_1,T^*f_2\rangle_{\mathcal H}=
     \langle f_1,f_2\rangle_{P_{\mathcal X}}` for preimages in :math:`\mathrm{span}\{\mu_i:s_i>0\}`.
     Raises if an argument is not in :math:`\mathcal H` (a component on :math:`s_i\le` ``tol``).
-    Chapter *Optimality of the contexture* (Proposition 20).
+    Chapter ``ch05_optimality`` (Proposition 20).
     """
     tol = check_float("tol", tol, lo=0.0, lo_open=True)
     v, w = _rkhs_coords(basis, h1, tol), _rkhs_coords(basis, h2, tol)
@@ -347,7 +343,7 @@ def rkhs_embed(basis: FullBasis, h: Any, *, tol: float = 1e-10) -> np.ndarray:
     Maps :math:`h\in\mathcal H_{P^+}` to the unique :math:`f\in\mathrm{span}\{\mu_i:s_i>0\}` with
     :math:`T^*f=h`; :math:`\langle\iota h_1,\iota h_2\rangle_{P_{\mathcal X}}=\langle h_1,h_2
     \rangle_{\mathcal H}`. Returns the values of :math:`\iota h` on :math:`\mathcal X`. Chapter
-    *Optimality of the contexture*.
+    ``ch05_optimality``.
     """
     tol = check_float("tol", tol, lo=0.0, lo_open=True)
     v = _rkhs_coords(basis, h, tol)
@@ -366,10 +362,9 @@ def encoder_covariances(context: Context, Phi: Any) -> tuple[np.ndarray, np.ndar
     \mathrm{Cov}_{P_{\mathcal A}}[T^*\Phi]` (Definition 21) from the encoder's values.
 
     ``Phi`` is ``N x d``; :math:`(T^*\phi)(a)=\mathbb E[\phi(X)\mid a]` uses the context's adjoint.
-    Chapter *Optimality of the contexture* (ratio trace, Fisher discriminant).
+    Chapter ``ch05_optimality`` (ratio trace, Fisher discriminant).
     """
-    F = _values("Phi", Phi, context.shape[0])
-    F = F[:, None] if F.ndim == 1 else F
+    F = check_table("Phi", Phi, rows=context.shape[0], what="point")
     px, pa = np.asarray(context.px), np.asarray(context.pa)
     Ft = F - px @ F
     C = Ft.T @ (px[:, None] * Ft)
@@ -386,12 +381,11 @@ def fda_scatter(context: Context, X: Any) -> tuple[np.ndarray, np.ndarray]:
     :math:`m(a)=\mathbb E[X\mid a]`:
     :math:`S_B=\iint(m(a_1)-m(a_2))(m(a_1)-m(a_2))^\top dP_{\mathcal A}(a_1)dP_{\mathcal A}(a_2)`
     (computed as the explicit double sum) and :math:`S_W=\int\mathbb E[(X-m(a))(X-m(a))^\top\mid
-    a]\,dP_{\mathcal A}(a)`. Chapter *Optimality of the contexture*.
+    a]\,dP_{\mathcal A}(a)`. Chapter ``ch05_optimality``.
     """
-    x = _values("X", X, context.shape[0])
-    x = x[:, None] if x.ndim == 1 else x
+    x = check_table("X", X, rows=context.shape[0], what="point")
     pa = np.asarray(context.pa)
-    Pxa = _dense(context.adjoint_operator())  # M x N, rows P+(x | a)
+    Pxa = dense(context.adjoint_operator())  # M x N, rows P+(x | a)
     m = Pxa @ x  # M x d_X
     diff = m[:, None, :] - m[None, :, :]
     S_B = np.einsum("i,j,ijk,ijl->kl", pa, pa, diff, diff)
@@ -404,8 +398,7 @@ def fda_scatter(context: Context, X: Any) -> tuple[np.ndarray, np.ndarray]:
 def fisher_criterion(W: Any, S_B: Any, S_W: Any) -> float:
     r"""Fisher's criterion :math:`J(W)=\mathrm{Tr}[(WS_BW^\top)(WS_WW^\top)^{-1}]` (App. C).
 
-    ``W`` is ``d x d_X``; :math:`WS_WW^\top` must be invertible. Chapter *Optimality of the
-    contexture*.
+    ``W`` is ``d x d_X``; :math:`WS_WW^\top` must be invertible. Chapter ``ch05_optimality``.
     """
     w = check_matrix("W", W, ndim=2)
     sb, sw = check_matrix("S_B", S_B, ndim=2), check_matrix("S_W", S_W, ndim=2)
@@ -429,7 +422,7 @@ def naive_trace_gap(coords: Any, s: Any) -> float:
 
     ``d`` is the number of columns of ``coords`` (which must have full column rank). It grows when
     useless dimensions are appended to an encoder, which is why the paper takes an infimum over
-    sub-families instead. Chapter *Optimality of the contexture* (Definition 23).
+    sub-families instead. Chapter ``ch05_optimality`` (Definition 23).
     """
     from contexture.metrics.ratio_trace import ratio_trace, ratio_trace_matrices
 
@@ -453,8 +446,9 @@ def block_context(
     :math:`D_{\rm all}` one on all points; :math:`P_{\mathcal X}` is uniform. With ``B`` blocks the
     top ``B - 1`` nontrivial singular values are close to 1 (smaller ``leaks`` = closer) and the
     rest are small (larger ``concentration`` = smaller). The chapter uses it for the Theorem 24
-    experiment (digest: a 30 x 30 block context with :math:`s\approx[1,.969,.957,.934,.090,\dots]`;
-    the construction is assumed). Chapter *Optimality of the contexture*.
+    experiment (e.g. a 30 x 30 block context with
+    :math:`s\approx[1,.969,.957,.934,.090,\dots]`; the construction is ours, the paper gives
+    none). Chapter ``ch05_optimality``.
     """
     sz = [check_int("sizes[i]", int(v) if isinstance(v, np.integer) else v, lo=1)
           for v in sizes]
@@ -464,8 +458,7 @@ def block_context(
     if np.any(lk < 0) or np.any(lk > 1):
         raise ValueError(f"leaks must lie in [0, 1], got {lk.tolist()}")
     conc = check_float("concentration", concentration, lo=0.0, lo_open=True)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        check_int("seed", seed, lo=0))
+    rng = as_rng(seed)
     n = int(sum(sz))
     labels = np.repeat(np.arange(len(sz)), sz)
     cond = np.zeros((n, n))
@@ -486,13 +479,12 @@ def encoder_at_angle(
 
     Columns :math:`\cos\theta\,e_j+\sin\theta\,r_j` with :math:`r_1..r_d` a random orthonormal
     family in :math:`\mathrm{span}\{\mu_{d+1}..\mu_K\}` (needs ``K >= 2 d``). ``theta = 0`` learns
-    the contexture (Definition 5). Chapter *Optimality of the contexture* (misalignment figure).
+    the contexture (Definition 5). Chapter ``ch05_optimality`` (misalignment figure).
     """
     K = check_int("K", K, lo=2)
     d = check_int("d", d, lo=1, hi=K // 2)
     theta = check_float("theta", theta, lo=0.0, hi=np.pi / 2)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        check_int("seed", seed, lo=0))
+    rng = as_rng(seed)
     R, _ = np.linalg.qr(rng.standard_normal((K - d, d)))
     out = np.zeros((K, d))
     out[:d] = np.cos(theta) * np.eye(d)
@@ -543,7 +535,7 @@ def thm24_trial(
     :func:`~contexture.metrics.thm24_bound` in the ``"printed"`` and ``"sqrt"`` readings. ``s``
     (length K) must be the complete nontrivial spectrum (zeros appended) so that the task space is
     all of :math:`L^2_0(P_{\mathcal X})`. BLAS runs single-threaded inside (small matrices).
-    Chapter *Optimality of the contexture* (Theorem 24 ⚠ caveat).
+    Chapter ``ch05_optimality`` (Theorem 24 ⚠ caveat).
     """
     s_arr = check_matrix("s", s, ndim=1)
     K = s_arr.size
@@ -551,8 +543,7 @@ def thm24_trial(
     eps = check_float("eps", eps, lo=1.0 - float(s_arr[0]), hi=1.0, lo_open=True)
     noise = check_float("noise", noise, lo=0.0)
     n_encoders = check_int("n_encoders", n_encoders, lo=1)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        check_int("seed", seed, lo=0))
+    rng = as_rng(seed)
     err, gap, tg = (np.empty(n_encoders) for _ in range(3))
     bp, bs = np.full(n_encoders, np.nan), np.full(n_encoders, np.nan)
     top = np.eye(K)[:, :d]

@@ -3,12 +3,11 @@ r"""Scaling and diminishing returns (Sec. 4.2): the best encoder inside a growin
 Sec. 4.2 of the paper argues that as a model grows, its function class approaches
 :math:`L^2(P_{\mathcal X})`, so the span it learns approaches the top-:math:`d` singular functions;
 once it is aligned, more capacity cannot lower the worst-case error of Theorem 16 any further, and
-only a better *context* can. This module makes the argument exact (chapter *Scaling and
-diminishing returns*, ``ch06_scaling``):
+only a better *context* can. This module makes the argument exact (chapter ``ch06_scaling``):
 
-* the Gaussian-noise context :math:`A=\rho X+\sqrt{1-\rho^2}Z`, :math:`X\sim N(0,1)` (digest §6
-  M2: :math:`s_k=\rho^k`, :math:`\mu_k=He_k/\sqrt{k!}`), in closed form through Hermite
-  coordinates (:func:`contexture.contexts.analytic.hermite_functions`,
+* the Gaussian-noise context :math:`A=\rho X+\sqrt{1-\rho^2}Z`, :math:`X\sim N(0,1)`
+  (:math:`s_k=|\rho|^k`, :math:`\mu_k=He_k/\sqrt{k!}` by Mehler's formula), in closed form
+  through Hermite coordinates (:func:`contexture.contexts.analytic.hermite_functions`,
   :func:`fourier_feature_coordinates`, :func:`step_coordinates`) and, for training on the
   population loss, as a finite context on Gauss--Hermite nodes with exact marginals
   (:func:`contexture.contexts.analytic.gaussian_noise_context` with ``marginals="exact"``);
@@ -35,11 +34,16 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import ndtri
 
-from contexture.base.checks import check_float, check_int, check_matrix
-from contexture.base.validate import check_rtol, check_spectrum, orthonormal_basis
+from contexture.base.checks import as_rng, check_float, check_int, check_matrix, check_table
+from contexture.base.validate import check_rtol, check_spectrum
 from contexture.contexts.analytic import hermite_functions
-from contexture.metrics import approximation_error, thm16_eps_range, worst_case_error_exact
-from contexture.spectra import SingularSystem
+from contexture.metrics import (
+    approximation_error,
+    span_alignment,
+    thm16_eps_range,
+    worst_case_error_exact,
+)
+from contexture.spectra import SingularSystem, check_system
 
 __all__ = [
     "ClassOptimum",
@@ -52,7 +56,6 @@ __all__ = [
     "polynomial_features",
     "random_fourier_features",
     "scaling_curve",
-    "span_alignment",
     "step_coordinates",
     "thm16_eps",
 ]
@@ -78,16 +81,11 @@ def polynomial_features(x: Any, degree: int) -> np.ndarray:
     Columns are :math:`\mu_1..\mu_p` of :func:`contexture.contexts.analytic.hermite_functions`
     (``p = degree``): the same span
     as the monomials :math:`x,\dots,x^p` plus constants, much better conditioned. The classes
-    are nested in ``degree``. Chapter *Scaling and diminishing returns* (Sec. 4.2).
+    are nested in ``degree``. Chapter ``ch06_scaling`` (Sec. 4.2).
     """
     degree = check_int("degree", degree, lo=1)
     return hermite_functions(_check_x(x), degree)[:, 1:]
 
-
-def _rng(seed: int | np.random.Generator) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(check_int("seed", seed, lo=0))
 
 
 @dataclass(frozen=True)
@@ -116,12 +114,11 @@ def random_fourier_features(
 
     The classical random-features model of an RBF kernel; its :math:`L^2(N(0,1))` coordinates on
     the Hermite functions are known in closed form (:func:`fourier_feature_coordinates`), which
-    makes the class optimum for the Gaussian context exact. Chapter *Scaling and diminishing
-    returns* (Sec. 4.2).
+    makes the class optimum for the Gaussian context exact. Chapter ``ch06_scaling`` (Sec. 4.2).
     """
     m = check_int("m", m, lo=1)
     frequency_scale = check_float("frequency_scale", frequency_scale, lo=0.0, lo_open=True)
-    draws = _rng(seed).random((m, 2))
+    draws = as_rng(seed).random((m, 2))
     freqs = frequency_scale * ndtri(np.clip(draws[:, 0], 1e-300, 1.0 - 1e-16))
     return FourierFeatures(frequencies=freqs, phases=2.0 * np.pi * draws[:, 1])
 
@@ -139,7 +136,7 @@ def fourier_feature_coordinates(
     :math:`k=0` term :math:`e^{-\omega^2/2}\cos b`, and ``tails`` the squared norm beyond mode
     ``n_modes``, :math:`\|f\|^2-\sum_{k\le K}u_k^2` with
     :math:`\|f\|^2=\tfrac12+\tfrac12e^{-2\omega^2}\cos2b` (check that it is negligible).
-    Chapter *Scaling and diminishing returns*.
+    Chapter ``ch06_scaling``.
     """
     if not isinstance(features, FourierFeatures):
         raise TypeError(f"features must be FourierFeatures, got {type(features).__name__}")
@@ -166,7 +163,7 @@ def step_coordinates(n_modes: int) -> tuple[np.ndarray, float]:
     for :math:`k=1..` ``n_modes`` and ``tail`` the squared norm of the centred task beyond mode
     ``n_modes`` (:math:`\|\tilde f^*\|^2=1/4`; the coefficients decay slowly, so the tail is
     *not* negligible and must be kept as a coordinate on a slack direction with :math:`s=0`).
-    Chapter *Scaling and diminishing returns* (context scaling).
+    Chapter ``ch06_scaling`` (context scaling).
     """
     n_modes = check_int("n_modes", n_modes, lo=1)
     # c_k = He_{k-1}(0) / sqrt(k!) for k = 1..n_modes. From He_{n+1}(0) = -n He_{n-1}(0):
@@ -184,9 +181,7 @@ def step_coordinates(n_modes: int) -> tuple[np.ndarray, float]:
 # --------------------------------------------------------------------------------------------
 
 def _check_system(system: Any) -> SingularSystem:
-    if not isinstance(system, SingularSystem):
-        raise TypeError(f"system must be a contexture.spectra.SingularSystem, "
-                        f"got {type(system).__name__}")
+    check_system(system)
     n, k = system.mu.shape
     if k != n:
         raise ValueError(f"system must be a complete singular system (mu of shape N x N, i.e. "
@@ -200,17 +195,10 @@ def mu_coordinates(values: Any, system: SingularSystem) -> np.ndarray:
     ``values`` (``N`` or ``N x m``) are functions on the ``N`` points of :math:`\mathcal X`; they
     are centred under :math:`P_{\mathcal X}` and expanded on the nontrivial singular functions
     of a complete ``system`` (``context.svd(N - 1)``). Returns ``(N - 1) x m``: the coordinate
-    convention of :mod:`contexture.metrics.optimality`. Chapter *Scaling and diminishing
-    returns*.
+    convention of :mod:`contexture.metrics.optimality`. Chapter ``ch06_scaling``.
     """
     sys_ = _check_system(system)
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    arr = check_matrix("values", arr, ndim=2)
-    n = sys_.mu.shape[0]
-    if arr.shape[0] != n:
-        raise ValueError(f"values must have {n} rows (one per point of X), got shape {arr.shape}")
+    arr = check_table("values", values, rows=sys_.mu.shape[0], what="point of X")
     px = sys_.px
     centred = arr - px @ arr
     return sys_.mu[:, 1:].T @ (px[:, None] * centred)
@@ -270,10 +258,7 @@ class ClassOptimum:
 
 def _check_s_coords(coords: Any, s: Any) -> tuple[np.ndarray, np.ndarray]:
     s_arr = check_spectrum("s", s)
-    c = np.asarray(coords, dtype=np.float64)
-    if c.ndim == 1:
-        c = c[:, None]
-    c = check_matrix("coords", c, ndim=2)
+    c = check_table("coords", coords)
     if c.shape[0] != s_arr.size:
         raise ValueError(f"coords must have len(s) = {s_arr.size} rows (coordinates on "
                          f"mu_1..mu_K), got shape {c.shape}")
@@ -297,7 +282,7 @@ def class_optimum(coords: Any, s: Any, d: int, *, rtol: float = 1e-10) -> ClassO
     (Cauchy interlacing) and at most :math:`s_1^2+\dots+s_d^2` (Lemma 22), with equality iff the
     class contains :math:`\mathrm{span}\{\mu_1..\mu_d\}` when :math:`s_d>s_{d+1}`. On a symmetric
     context the same span minimises :math:`\mathcal L_C` within the class
-    (:func:`class_contrastive_minimum`). Chapter *Scaling and diminishing returns*.
+    (:func:`class_contrastive_minimum`). Chapter ``ch06_scaling``.
     """
     U, s_arr = _check_s_coords(coords, s)
     d = check_int("d", d, lo=1, hi=s_arr.size)
@@ -317,28 +302,6 @@ def class_optimum(coords: Any, s: Any, d: int, *, rtol: float = 1e-10) -> ClassO
                         ratio_trace=float(lam.sum()), rank=r)
 
 
-def span_alignment(coords: Any, d: int, *, rtol: float = 1e-10) -> float:
-    r"""Alignment of an encoder with the top-:math:`d` singular functions, in :math:`[0, 1]`.
-
-    :math:`\frac1d\sum_i\cos^2\theta_i` over the principal angles between
-    :math:`\mathrm{span}\tilde\Phi` (``coords``, :math:`\mu`-coordinates) and
-    :math:`\mathrm{span}\{\mu_1..\mu_d\}`, i.e. the sum of squared canonical correlations divided
-    by the *target* dimension ``d``. For a rank-``d`` encoder this is :math:`R^2_{\rm CCA}` of
-    Fig. 1 (:func:`contexture.metrics.cca_alignment`); dividing by ``d`` rather than by the rank
-    keeps an encoder of rank ``r < d`` at most ``r / d``. Equals 1 iff the encoder learns the
-    contexture (Definition 5, for rank ``d``). Chapter *Scaling and diminishing returns*.
-    """
-    c = np.asarray(coords, dtype=np.float64)
-    if c.ndim == 1:
-        c = c[:, None]
-    c = check_matrix("coords", c, ndim=2)
-    d = check_int("d", d, lo=1, hi=c.shape[0])
-    Q = orthonormal_basis(c, check_rtol(rtol))
-    if Q.shape[1] == 0:
-        raise ValueError("coords span no direction (all zero)")
-    return float(np.clip(np.sum(Q[:d, :] ** 2) / d, 0.0, 1.0))
-
-
 def class_contrastive_minimum(ritz: Any) -> float:
     r"""Minimum of the spectral contrastive loss :math:`\mathcal L_C` over a linear class.
 
@@ -347,8 +310,9 @@ def class_contrastive_minimum(ritz: Any) -> float:
     \|A^\top CA\|_F^2`; with :math:`G=C^{1/2}A` and Eckart--Young (as in Theorem 10's proof) the
     minimum is :math:`-\tfrac12\sum_{i\le d}\lambda_i^2` over the top-:math:`d` Ritz values
     ``ritz`` (:attr:`ClassOptimum.ritz`), attained on the span of :func:`class_optimum`. With
-    the whole space as the class this is digest M8's :math:`-\tfrac12\sum_{i\le d}s_i^4`.
-    Chapter *Scaling and diminishing returns*.
+    the whole space as the class this is the unrestricted minimum
+    :math:`-\tfrac12\sum_{i\le d}s_i^4` (proof of Theorem 10).
+    Chapter ``ch06_scaling``.
     """
     lam = check_matrix("ritz", ritz, ndim=1)
     if np.any(lam < -1e-12):
@@ -362,8 +326,7 @@ def thm16_eps(s: Any, fraction: float) -> float:
     Theorem 16's range :math:`[1-s_1,\,1-\sqrt{(s_1^2+s_2^2)/2}]`.
 
     ``s`` are the nontrivial singular values (``s[0]`` = :math:`s_1`). Lets one compare contexts
-    whose ranges do not overlap at the same relative position. Chapter *Scaling and diminishing
-    returns*.
+    whose ranges do not overlap at the same relative position. Chapter ``ch06_scaling``.
     """
     fraction = check_float("fraction", fraction, lo=0.0, hi=1.0)
     lo, hi = thm16_eps_range(s)
@@ -375,7 +338,8 @@ class ScalingCurve:
     r"""Result of :func:`scaling_curve`: one entry per class size.
 
     ``sizes``: the number of features used; ``rank``: dimension of the centred class;
-    ``alignment``: :func:`span_alignment`; ``ratio_trace``: the class optimum's ratio trace;
+    ``alignment``: :func:`contexture.metrics.span_alignment` with :math:`\mu_1..\mu_d`;
+    ``ratio_trace``: the class optimum's ratio trace;
     ``error``: its exact worst-case error over :math:`\mathcal F_\epsilon` (Definition 15, by
     :func:`contexture.metrics.worst_case_error_exact`); ``gap``: that calculator's duality gap;
     ``task_error``: probe error on the fixed task (``nan`` if none); ``optima``: the
@@ -401,14 +365,14 @@ def scaling_curve(
     ``coords`` (``K x M``) are centred features in :math:`\mu`-coordinates and ``s`` the ``K``
     nontrivial singular values; together they must describe the whole task space (a complete
     singular system, or a truncation plus slack directions with :math:`s=0` that carry the rest).
-    For each size: :func:`class_optimum`, its :func:`span_alignment` with :math:`\mu_1..\mu_d`,
-    its ratio trace, its exact worst-case error :math:`\mathrm{err}(\Phi;\mathcal F_\epsilon)`
-    (Definition 15 / Theorem 16, by :func:`contexture.metrics.worst_case_error_exact`), and, if
-    ``task`` (coordinates, length ``K``) is given, the linear-probe error
-    :math:`\mathrm{err}(\Phi,f)` of Definition 15 on that normalised task. Sec. 4.2's claim is
+    For each size: :func:`class_optimum`, its alignment with :math:`\mu_1..\mu_d`
+    (:func:`contexture.metrics.span_alignment`), its ratio trace, its exact worst-case error
+    :math:`\mathrm{err}(\Phi;\mathcal F_\epsilon)` (Definition 15 / Theorem 16, by
+    :func:`contexture.metrics.worst_case_error_exact`), and, if ``task`` (coordinates, length
+    ``K``) is given, the linear-probe error :math:`\mathrm{err}(\Phi,f)` of Definition 15 on
+    that normalised task. Sec. 4.2's claim is
     that ``alignment`` reaches 1 and ``error`` Theorem 16's optimum once the class contains the
-    top-:math:`d` span, and that larger classes change neither. Chapter *Scaling and
-    diminishing returns*.
+    top-:math:`d` span, and that larger classes change neither. Chapter ``ch06_scaling``.
     """
     U, s_arr = _check_s_coords(coords, s)
     sz = [check_int("sizes[i]", m, lo=1, hi=U.shape[1]) for m in sizes]
@@ -427,7 +391,7 @@ def scaling_curve(
         opt = class_optimum(U[:, :m], s_arr, d, rtol=rtol)
         wc = worst_case_error_exact(opt.coords, s_arr, eps)
         rank.append(opt.rank)
-        align.append(span_alignment(opt.coords, d))
+        align.append(span_alignment(opt.coords, np.eye(opt.coords.shape[0], d)))
         rt.append(opt.ratio_trace)
         err.append(wc.error)
         gap.append(wc.gap)

@@ -1,5 +1,4 @@
-r"""Association and the metric :math:`\tau`: calculators for the chapter *Association and the
-τ metric* (``ch07_association_tau``).
+r"""Association and the metric :math:`\tau`: calculators for the chapter ``ch07_association_tau``.
 
 Covers Section 5.1 (strong vs weak association), Lemma 17 (App. F.2), Lemma 25 (App. F.3), the
 association measures of App. F.1 and the metric :math:`\tau` of Eq. (4) (Sec. 5.2), all in arXiv v2
@@ -15,8 +14,10 @@ live in :mod:`contexture.metrics`; this module adds the theorem-specific pieces:
 * :func:`ridge_probe_errors`, :func:`probe_error_curves` -- the actual error of a ridge probe on
   the exact top-:math:`d` singular functions, for comparing :math:`\arg\min_d\tau_d` with
   :math:`\arg\min_d\mathrm{err}_d` on closed-form contexts;
-* closed-form contexts of digest §6 M2-M4 (Hermite functions, Mehler kernel, explicit hypercube
-  masking and resampling contexts, parities, spectra with multiplicities).
+* :func:`gaussian_conditional_hermite`, :func:`mehler_kernel` -- quadrature and series checks of
+  the Gaussian-noise context; the closed-form contexts themselves (Hermite functions, hypercube
+  masking and resampling, parities, spectra with multiplicities) live in
+  :mod:`contexture.contexts.analytic`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 
-from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.base.checks import as_rng, check_float, check_int, check_matrix, check_table
+from contexture.base.linalg import dense
 from contexture.base.validate import check_spectrum
-from contexture.contexts.analytic import hermite_functions
-from contexture.contexts.finite import Context
+from contexture.contexts.analytic import hermite_functions, mehler_density_ratio
+from contexture.contexts.finite import Context, check_context
 from contexture.metrics import (
     decay_rate,
     function_lipschitz_estimate,
@@ -43,7 +44,7 @@ from contexture.metrics import (
     tau,
     tau_exponential,
 )
-from contexture.spectra import SingularSystem
+from contexture.spectra import SingularSystem, check_system
 
 __all__ = [
     "AssociationProfile",
@@ -62,23 +63,6 @@ __all__ = [
     "tau_exponential_minimum",
     "tau_spike_tail",
 ]
-
-
-def _dense(m: Any) -> np.ndarray:
-    return np.asarray(m.toarray() if sp.issparse(m) else m, dtype=np.float64)
-
-
-def _check_context(context: Any) -> Context:
-    if not isinstance(context, Context):
-        raise TypeError(f"context must be a contexture Context, got {type(context).__name__}")
-    return context
-
-
-def _check_system(system: Any) -> SingularSystem:
-    if not isinstance(system, SingularSystem):
-        raise TypeError(f"system must be a SingularSystem (from Context.svd), got "
-                        f"{type(system).__name__}")
-    return system
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,8 +98,8 @@ def lemma17_terms(context: Context) -> Lemma17Terms:
     :math:`\int k_X^+(x,x')\,dP(x')=1` it vanishes identically (``pair_integral``), which is why
     the chapter reads the trace as the diagonal integral. Chapter ``ch07_association_tau``.
     """
-    ctx = _check_context(context)
-    K = _dense(ctx.kernel_x())
+    ctx = check_context(context)
+    K = dense(ctx.kernel_x())
     px = ctx.px
     return Lemma17Terms(
         trace=float(px @ np.diag(K) - 1.0),
@@ -168,8 +152,8 @@ def lemma25_terms(
     :math:`|\mu_i|\le c` (the paper prints :math:`\mu_i(x)\le c`; the sign of each
     :math:`\mu_i` is arbitrary). Chapter ``ch07_association_tau``.
     """
-    sv = _check_system(system)
-    Kd = _dense(K)
+    sv = check_system(system)
+    Kd = dense(K)
     x = check_matrix("X", np.asarray(X, dtype=np.float64).reshape(len(X), -1), ndim=2)
     n_x, n_a = sv.mu.shape[0], sv.nu.shape[0]
     if Kd.shape != (n_x, n_x) or x.shape[0] != n_x:
@@ -230,8 +214,8 @@ def association_profile(
     ``beta`` (:func:`contexture.metrics.tau`). Chapter ``ch07_association_tau`` (Sec. 5.1 and the
     paper's Figs 2, 8-11 in miniature).
     """
-    ctx = _check_context(context)
-    sv = _check_system(system)
+    ctx = check_context(context)
+    sv = check_system(system)
     d_fit = check_int("d_fit", d_fit, lo=1, hi=sv.d)
     d0 = check_int("d0", d0, lo=1, hi=sv.d)
     x = check_matrix("X", np.asarray(X, dtype=np.float64).reshape(len(X), -1), ndim=2)
@@ -276,7 +260,7 @@ def spike_tail_spectrum(a: float, b: float, d0: int) -> np.ndarray:
     r"""Singular values of a spike plus a flat tail: :math:`s_1^2=a`, :math:`s_i^2=b` for
     :math:`2\le i\le d_0+1` (``d0 + 1`` values, enough for :math:`\tau_{d_0}`), ``1 > a >= b >= 0``.
 
-    The "flat, small tail" of digest §3 that drives :math:`\tau` towards 1 (see
+    A flat, small tail drives :math:`\tau` towards 1 (see
     :func:`tau_spike_tail`). Chapter ``ch07_association_tau``.
     """
     d0 = check_int("d0", d0, lo=2)
@@ -311,7 +295,7 @@ def tau_exponential_minimum(
     Minimises :func:`contexture.metrics.tau_exponential` over :math:`\lambda` in ``lam_range``
     (log grid of ``n_grid`` points, then a bounded scalar search around the best grid point) and
     returns ``(tau_min, lam_min, d_star)``. It quantifies "exponential spectra sit near
-    :math:`\beta+1`" (digest §3): no exponential spectrum scores below ``tau_min``. Chapter
+    :math:`\beta+1`": no exponential spectrum scores below ``tau_min``. Chapter
     ``ch07_association_tau``.
     """
     beta = check_float("beta", beta, lo=0.0, lo_open=True)
@@ -369,8 +353,7 @@ def ridge_probe_errors(
     """
     Fm = check_matrix("F", F, ndim=2)
     n, D1 = Fm.shape
-    Y = np.asarray(y, dtype=np.float64)
-    Y = check_matrix("y", Y[:, None] if Y.ndim == 1 else Y, ndim=2)
+    Y = check_table("y", y)
     Um = np.asarray(U, dtype=np.float64)
     Um = check_matrix("U", Um[None, :] if Um.ndim == 1 else Um, ndim=2)
     if Y.shape[0] != n:
@@ -449,8 +432,7 @@ def probe_error_curves(
     sigma = check_float("sigma", sigma, lo=0.0)
     reps = check_int("reps", reps, lo=1)
     grid = _check_grid(d_grid, Um.shape[1] - 1)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        check_int("seed", seed, lo=0))
+    rng = as_rng(seed)
     D = int(grid.max())
     errs = np.empty((reps, Um.shape[0], grid.size))
     approx = np.zeros((Um.shape[0], grid.size))
@@ -468,7 +450,7 @@ def probe_error_curves(
 
 def gaussian_conditional_hermite(rho: float, k_max: int, x: Any, n_nodes: int = 80) -> np.ndarray:
     r""":math:`\mathbb E[h_k(A)\mid x]` for the Gaussian-noise context
-    :math:`A=\rho x+\sqrt{1-\rho^2}Z` (digest §6 M2), by Gauss-Hermite quadrature with
+    :math:`A=\rho x+\sqrt{1-\rho^2}Z`, by Gauss-Hermite quadrature with
     ``n_nodes`` nodes (exact for degree :math:`<2\,n_\mathrm{nodes}`). Returns
     ``len(x) x (k_max+1)``; the closed form is :math:`\rho^kh_k(x)`. Chapter
     ``ch07_association_tau``."""
@@ -483,13 +465,12 @@ def gaussian_conditional_hermite(rho: float, k_max: int, x: Any, n_nodes: int = 
 
 
 def mehler_kernel(x: Any, x2: Any, rho: float) -> np.ndarray:
-    r"""Dual kernel of the Gaussian-noise context (digest §6 M2, Mehler's formula with
-    :math:`t=\rho^2`): :math:`k_X^+(x,x')=(1-t^2)^{-1/2}\exp\big(\frac{2txx'-t^2(x^2+x'^2)}
+    r"""Dual kernel of the Gaussian-noise context (Mehler's formula with
+    :math:`t=\rho^2`, i.e. :func:`contexture.contexts.analytic.mehler_density_ratio` at
+    :math:`\rho^2`): :math:`k_X^+(x,x')=(1-t^2)^{-1/2}\exp\big(\frac{2txx'-t^2(x^2+x'^2)}
     {2(1-t^2)}\big)=\sum_k\rho^{2k}h_k(x)h_k(x')`. Returns the ``len(x) x len(x2)`` Gram.
     Unbounded on the diagonal, so Lemma 17's hypothesis fails for every :math:`\rho\ne0`.
     Chapter ``ch07_association_tau``."""
     rho = check_float("rho", rho, lo=-1.0, hi=1.0, lo_open=True, hi_open=True)
-    a = np.atleast_1d(np.asarray(x, dtype=np.float64))[:, None]
-    b = np.atleast_1d(np.asarray(x2, dtype=np.float64))[None, :]
-    t = rho**2
-    return np.exp((2 * t * a * b - t**2 * (a**2 + b**2)) / (2 * (1 - t**2))) / np.sqrt(1 - t**2)
+    return mehler_density_ratio(np.atleast_1d(np.asarray(x, dtype=np.float64)),
+                                np.atleast_1d(np.asarray(x2, dtype=np.float64)), rho**2)

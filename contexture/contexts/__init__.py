@@ -11,7 +11,7 @@ from contexture.contexts.discrete import (
     label_context,
     label_noise_channel,
 )
-from contexture.contexts.finite import Context, FiniteContext, Matrix
+from contexture.contexts.finite import Context, FiniteContext, Matrix, check_context
 from contexture.contexts.sample import (
     KNNContext,
     MaskedKNNContext,
@@ -34,6 +34,7 @@ __all__ = [
     "Matrix",
     "RBFContext",
     "SampleContext",
+    "check_context",
     "graph_context",
     "knn_context",
     "knn_mask_context",

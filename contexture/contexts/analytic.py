@@ -1,19 +1,21 @@
-"""Contexts with known spectra (digest Sec. 6, M2-M6): closed forms and finite versions.
+"""Contexts with known spectra: closed forms and finite versions.
 
 Each family has a function returning the closed-form singular values (descending, trivial
 s_0 = 1 first, multiplicities repeated) -- and singular functions where they are simple -- and
 one returning an exact finite :class:`~contexture.contexts.FiniteContext` (or a quadrature
-discretisation) whose numerical SVD the tests and the book (chapters "Contexts and the expectation
-operator" and "Association and the τ metric") compare with the closed form.
+discretisation) whose numerical SVD the tests and the book (chapters ``ch01_contexts``,
+``ch03_self_supervised``, ``ch06_scaling`` and ``ch07_association_tau``) compare with the closed
+form. The paper states none of these spectra; they follow from classical identities (Mehler's
+formula for Gaussian noise, parities on the hypercube) or are derived below.
 
-Derivations (for M5-M6, which the digest leaves to the book):
+Derivations of the last two families:
 
 * **Translation on a cycle.** X uniform on Z_N, A = X + xi (mod N) with xi ~ w. Then
   P_A is uniform and P+(a | x) = w(a - x) is a circulant matrix. For the Fourier mode
   e_k(a) = exp(2 pi i k a / N): (T e_k)(x) = sum_j w_j e_k(x + j) = phi_w(k) e_k(x), with
   phi_w(k) = sum_j w_j exp(2 pi i j k / N) the characteristic function of the shift law at
   frequency 2 pi k / N. The e_k are orthonormal in L2(uniform), so the singular values are
-  |phi_w(k)| = |DFT(w)_k|, k = 0..N-1 (k = 0 gives the trivial 1); nu_k = e_k and
+  ``|phi_w(k)| = |DFT(w)_k|``, k = 0..N-1 (k = 0 gives the trivial 1); nu_k = e_k and
   mu_k = exp(i arg phi_w(k)) e_k. Real singular functions pair k with N - k (equal moduli):
   sqrt(2) cos and sqrt(2) sin of 2 pi k x / N.
 * **Symmetric label noise.** X = true class, uniform over C classes; A = observed label, kept
@@ -21,7 +23,7 @@ Derivations (for M5-M6, which the digest leaves to the book):
   is M = alpha I + beta 1 1^T with beta = eta / (C-1), alpha = 1 - eta - beta = 1 - eta C/(C-1).
   With P_X = P_A uniform, T is M itself (symmetric): eigenvalue alpha + C beta = 1 on constants
   and alpha on the (C-1)-dimensional space of mean-zero functions. Singular values:
-  1 and |1 - eta C/(C-1)| (multiplicity C-1); zero (independence) at eta = (C-1)/C. If the
+  1 and ``|1 - eta C/(C-1)|`` (multiplicity C-1); zero (independence) at eta = (C-1)/C. If the
   label is redrawn from all C classes instead (``flip_to="any"``), alpha = 1 - eta.
 """
 
@@ -58,11 +60,9 @@ __all__ = [
     "label_noise_spectrum",
     "mehler_density_ratio",
     "parity_features",
-    "parity_functions",
     "parity_subsets",
     "resampling_context",
     "resampling_spectrum",
-    "subsets_by_size",
 ]
 
 
@@ -71,7 +71,7 @@ def _check_rho(rho: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------
-# Gaussian noise (M2)
+# Gaussian noise: X ~ N(0, 1), A = rho X + sqrt(1 - rho^2) Z
 # ------------------------------------------------------------------------------------------
 
 
@@ -79,7 +79,9 @@ def hermite_functions(x: Any, degree: int) -> np.ndarray:
     """Normalised probabilists' Hermite functions ``He_k(x) / sqrt(k!)``, k = 0..degree.
 
     Orthonormal in L2(N(0, 1)). Returns ``(len(x), degree + 1)``; stable three-term recurrence
-    ``h_{k+1} = (x h_k - sqrt(k) h_{k-1}) / sqrt(k + 1)``. Digest M2.
+    ``h_{k+1} = (x h_k - sqrt(k) h_{k-1}) / sqrt(k + 1)``. The singular functions of the
+    Gaussian-noise context (:func:`gaussian_noise_singular_functions`); chapters
+    ``ch06_scaling`` and ``ch07_association_tau``.
     """
     xs = check_matrix("x", x, ndim=1)
     degree = check_int("degree", degree, lo=0)
@@ -93,7 +95,7 @@ def hermite_functions(x: Any, degree: int) -> np.ndarray:
 
 
 def gaussian_noise_spectrum(rho: float, d: int) -> np.ndarray:
-    """``s_k = |rho|^k``, k = 0..d, for X ~ N(0,1), A = rho X + sqrt(1 - rho^2) Z (digest M2).
+    """``s_k = |rho|^k``, k = 0..d, for X ~ N(0,1), A = rho X + sqrt(1 - rho^2) Z.
 
     Follows from E[He_k(A) | x] = rho^k He_k(x) (Mehler). Hence s_k^2 = exp(-lambda k) with
     lambda = -2 ln|rho|: the paper's exponential-decay model exactly.
@@ -106,7 +108,7 @@ def gaussian_noise_spectrum(rho: float, d: int) -> np.ndarray:
 def gaussian_noise_singular_functions(
     x: Any, a: Any, rho: float, d: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``mu_k(x) = sign(rho)^k He_k(x)/sqrt(k!)`` and ``nu_k(a) = He_k(a)/sqrt(k!)`` (digest M2).
+    """``mu_k(x) = sign(rho)^k He_k(x)/sqrt(k!)`` and ``nu_k(a) = He_k(a)/sqrt(k!)``.
 
     Returns ``(mu, nu)`` evaluated at the points x and a, k = 0..d; ``T nu_k = |rho|^k mu_k``.
     """
@@ -137,7 +139,7 @@ def _mehler_log_ratio(x: np.ndarray, a: np.ndarray, rho: float) -> np.ndarray:
 
 
 def mehler_density_ratio(x: Any, a: Any, rho: float) -> np.ndarray:
-    r"""Density ratio ``p(x, a) / (phi(x) phi(a))`` of the Gaussian-noise context (digest M2).
+    r"""Density ratio ``p(x, a) / (phi(x) phi(a))`` of the Gaussian-noise context.
 
     For ``A = rho X + sqrt(1 - rho^2) Z`` with X, Z ~ N(0, 1) independent this is Mehler's kernel
     ``sum_k rho^k h_k(x) h_k(a) = (1 - rho^2)^{-1/2} exp((2 rho x a - rho^2 (x^2 + a^2)) /
@@ -184,24 +186,23 @@ def gaussian_noise_context(
     tol: float = 1e-13,
     max_iter: int = 10_000,
 ) -> QuadratureContext:
-    """Gauss-Hermite discretisation of the Gaussian-noise context (digest M2).
+    """Gauss-Hermite discretisation of the Gaussian-noise context.
 
     X and A both live on the ``n_nodes`` probabilists' Gauss-Hermite nodes z_i with weights w_i
     (normalised to sum 1); the joint is ``J[i, j] proportional to w_i w_j k(z_i, z_j)`` with ``k``
     the Mehler density ratio (:func:`mehler_density_ratio`). The matrix of T is then the
-    Nystrom discretisation of the integral operator, whose singular values converge to |rho|^k
+    Nystrom discretisation of the integral operator, whose singular values converge to ``|rho|^k``
     and whose mu_k, sampled at the nodes, to He_k / sqrt(k!): the Hermite functions of degree
     < n_nodes are exactly orthonormal under the quadrature weights, so only the Mehler terms of
-    degree >= n_nodes (size |rho|^n_nodes) are aliased. With |rho| <= 0.8 and 80 nodes the first
-    ten pairs match to ~1e-14 (tested at 1e-10).
+    degree >= n_nodes (size ``|rho|^n_nodes``) are aliased. With ``|rho| <= 0.8`` and 80 nodes
+    the first ten pairs match to ~1e-14 (tested at 1e-10).
 
     ``marginals="quadrature"`` keeps that joint as it is: its marginals equal the weights up to
     the same aliasing (``marginal_error``). ``marginals="exact"`` rescales it symmetrically,
     ``J -> diag(r) J diag(r)`` with ``r`` close to 1 (log-domain Sinkhorn to relative ``tol``),
     so that ``px == pa == weights`` and the joint stays symmetric: the form the chapters use
     when a population loss is trained against ``P_X``.
-    Chapters "Contexts and the expectation operator", "Self-supervised objectives" (Thm 11) and
-    "Scaling and diminishing returns".
+    Chapters ``ch01_contexts``, ``ch03_self_supervised`` (Theorem 11) and ``ch06_scaling``.
     """
     rho = _check_rho(rho)
     n_nodes = check_int("n_nodes", n_nodes, lo=2, hi=300)
@@ -226,7 +227,7 @@ def gaussian_noise_context(
 
 
 # ------------------------------------------------------------------------------------------
-# Boolean hypercube (M3, M4)
+# Boolean hypercube: masking and resampling corruption
 # ------------------------------------------------------------------------------------------
 
 
@@ -236,25 +237,62 @@ def hypercube_points(n: int) -> np.ndarray:
     return np.array(list(itertools.product((-1.0, 1.0), repeat=n)))
 
 
-def subsets_by_size(n: int) -> list[tuple[int, ...]]:
-    """All subsets S of {0..n-1}, ordered by size, then lexicographically."""
-    n = check_int("n", n, lo=1, hi=16)
-    return [s for k in range(n + 1) for s in itertools.combinations(range(n), k)]
+def parity_subsets(m: int, max_degree: int | None = None) -> list[tuple[int, ...]]:
+    r"""Subsets :math:`S\subseteq\{0..m-1\}` ordered by size, then lexicographically, up to
+    ``max_degree`` (all if ``None``); the empty set (the constant :math:`\chi_\emptyset`) first.
 
-
-def parity_functions(points: Any, subsets: list[tuple[int, ...]] | None = None) -> np.ndarray:
-    """Parities ``chi_S(x) = prod_{i in S} x_i`` on the rows of ``points`` (one column per S).
-
-    Default subsets: :func:`subsets_by_size`. Orthonormal under the uniform law on {-1, 1}^n.
-    For masked strings (entries 0) the product is 0 whenever a coordinate of S is masked.
+    The column order of :func:`parity_features` and of the hypercube singular functions.
+    Chapters ``ch01_contexts`` and ``ch07_association_tau``.
     """
-    pts = check_matrix("points", points, ndim=2)
-    subs = subsets_by_size(pts.shape[1]) if subsets is None else subsets
-    out = np.ones((pts.shape[0], len(subs)))
-    for j, s in enumerate(subs):
-        for i in s:
-            out[:, j] *= pts[:, i]
-    return out
+    m = check_int("m", m, lo=1, hi=30)
+    top = m if max_degree is None else check_int("max_degree", max_degree, lo=0, hi=m)
+    return [S for k in range(top + 1) for S in itertools.combinations(range(m), k)]
+
+
+def parity_features(x: Any, subsets: Sequence[tuple[int, ...]] | None = None) -> np.ndarray:
+    r"""Parities :math:`\chi_S(x)=\prod_{i\in S}x_i` at the rows of ``x``, one column per subset.
+
+    ``x`` is ``n x m`` with entries in :math:`\{-1,0,+1\}`: points of the hypercube, or masked
+    strings whose 0 entries are hidden coordinates (then :math:`\chi_S=0` whenever a coordinate
+    of :math:`S` is masked). ``subsets`` defaults to :func:`parity_subsets`\ ``(m)``. On
+    :math:`\{-1,1\}^m` the parities are orthonormal under the uniform law and are the singular
+    functions of the hypercube masking and resampling contexts. Chapters ``ch01_contexts`` and
+    ``ch07_association_tau`` (the exact encoder of the probe experiment).
+    """
+    xm = check_matrix("x", x, ndim=2)
+    if not np.all(np.isin(xm, (-1.0, 0.0, 1.0))):
+        raise ValueError("x must have entries +1 or -1 (points of the hypercube) or 0 (masked)")
+    subs = parity_subsets(xm.shape[1]) if subsets is None else list(subsets)
+    bad = [S for S in subs if any(not 0 <= i < xm.shape[1] for i in S)]
+    if bad:
+        raise ValueError(f"subsets must index the {xm.shape[1]} columns of x, got {bad[0]!r}")
+    F = np.ones((xm.shape[0], len(subs)))
+    for j, S in enumerate(subs):
+        if S:
+            F[:, j] = np.prod(xm[:, list(S)], axis=1)
+    return F
+
+
+def hypercube_spectrum(m: int, s_degree: Callable[[np.ndarray], np.ndarray]) -> tuple[
+        np.ndarray, np.ndarray]:
+    r"""Nontrivial singular values of a hypercube context whose value depends on :math:`|S|` only:
+    ``s_degree(k)`` for degree ``k = 1..m``, each repeated :math:`\binom mk` times, sorted
+    descending (stable, so equal values keep the degree order). Returns ``(s, degree)`` with the
+    degree of each entry. Used for :math:`\tau` (Eq. (4)) with repeated singular values, chapters
+    ``ch01_contexts`` and ``ch07_association_tau``.
+    """
+    m = check_int("m", m, lo=1, hi=30)
+    k = np.arange(1, m + 1)
+    vals = np.asarray(s_degree(k), dtype=np.float64)
+    if vals.shape != (m,):
+        raise ValueError(f"s_degree(k) must return {m} values (one per degree 1..{m}), got "
+                         f"shape {vals.shape}")
+    check_spectrum("s_degree(k)", vals, sorted_desc=False)
+    mult = np.array([math.comb(m, int(j)) for j in k])
+    s = np.repeat(vals, mult)
+    deg = np.repeat(k, mult)
+    order = np.argsort(-s, kind="stable")
+    return s[order], deg[order]
 
 
 def _kron_power(m: np.ndarray, n: int) -> np.ndarray:
@@ -265,36 +303,41 @@ def _kron_power(m: np.ndarray, n: int) -> np.ndarray:
 
 
 def hypercube_masking_spectrum(n: int, q: float) -> np.ndarray:
-    """``s_S = q^{|S|/2}`` with multiplicity C(n, |S|), descending (digest M3).
+    """``s_S = q^{|S|/2}`` with multiplicity ``C(n, |S|)``, descending, the trivial 1 first.
 
     X uniform on {-1, 1}^n; each coordinate revealed independently with probability q, else
-    masked. E.g. n = 4, q = 0.8: 1, .8944 x4, .8 x6, .7155 x4, .64.
+    masked: an MAE-style context (Sec. 2.1). The closed form is not stated in the paper; it
+    follows from ``E[nu_S(A) | x] = q^{|S|/2} chi_S(x)`` for the orthonormal functions of
+    :func:`hypercube_masking_singular_functions`. E.g. n = 4, q = 0.8: 1, .8944 x4, .8 x6,
+    .7155 x4, .64. Chapters ``ch01_contexts`` and ``ch07_association_tau``.
     """
     n = check_int("n", n, lo=1, hi=16)
     q = check_float("q", q, lo=0.0, hi=1.0)
-    return np.array([q ** (k / 2) for k in range(n + 1) for _ in range(math.comb(n, k))])
+    return np.r_[1.0, hypercube_spectrum(n, lambda k: q ** (k / 2))[0]]
 
 
 def hypercube_masking_singular_functions(n: int, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed-form ``(mu, nu)`` of :func:`hypercube_masking_context`, columns ordered by |S|.
+    """Closed-form ``(mu, nu)`` of :func:`hypercube_masking_context`, columns ordered by ``|S|``.
 
-    ``mu_S = chi_S`` on {-1, 1}^n; ``nu_S(a) = prod_{i in S} a_i / sqrt(q)`` on {-1, 0, 1}^n
-    (zero when a coordinate of S is masked): E[nu_S(A) | x] = q^{|S|} q^{-|S|/2} chi_S(x).
+    ``mu_S = chi_S`` on {-1, 1}^n; ``nu_S(a) = q^{-|S|/2} prod_{i in S} a_i`` on {-1, 0, 1}^n
+    (zero when a coordinate of S is masked): ``E[nu_S(A) | x] = q^{|S|} q^{-|S|/2} chi_S(x)``.
+    Columns follow :func:`parity_subsets`.
     """
     n = check_int("n", n, lo=1, hi=12)
     q = check_float("q", q, lo=0.0, hi=1.0, lo_open=True)
-    subs = subsets_by_size(n)
+    subs = parity_subsets(n)
     a = np.array(list(itertools.product((-1.0, 0.0, 1.0), repeat=n)))
-    return parity_functions(hypercube_points(n), subs), parity_functions(a / math.sqrt(q), subs)
+    scale = np.array([q ** (-len(S) / 2) for S in subs])
+    return parity_features(hypercube_points(n), subs), parity_features(a, subs) * scale
 
 
 def hypercube_masking_context(n: int, q: float) -> FiniteContext:
-    """Exact finite MAE-style masking context on {-1, 1}^n x {-1, 0, 1}^n (digest M3).
+    """Exact finite MAE-style masking context on {-1, 1}^n x {-1, 0, 1}^n.
 
     ``P+(a | x) = prod_i (q [a_i = x_i] + (1 - q) [a_i = 0])``, P_X uniform; rows follow
     :func:`hypercube_points`, columns ``itertools.product((-1, 0, 1), repeat=n)`` (0 = masked).
-    Size 2^n x 3^n (n <= 10). Chapters: "Contexts and the expectation operator", "Association
-    and the τ metric".
+    Size 2^n x 3^n (n <= 10). Chapters ``ch01_contexts``, ``ch05_optimality`` and
+    ``ch07_association_tau``.
     """
     n = check_int("n", n, lo=1, hi=10)
     q = check_float("q", q, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
@@ -304,19 +347,20 @@ def hypercube_masking_context(n: int, q: float) -> FiniteContext:
 
 
 def resampling_spectrum(n: int, p: float) -> np.ndarray:
-    """``s_S = (1 - p)^{|S|}`` with multiplicity C(n, |S|), descending (digest M4).
+    """``s_S = (1 - p)^{|S|}`` with multiplicity ``C(n, |S|)``, descending, the trivial 1 first.
 
     SCARF-style corruption: each coordinate is independently replaced, with probability p, by a
     fresh uniform draw. T is the Bonami-Beckner noise operator; mu_S = nu_S = chi_S.
-    E.g. p = 0.3: 1, .7, .49, .343, .2401 (with multiplicities).
+    E.g. p = 0.3: 1, .7, .49, .343, .2401 (with multiplicities). Chapters ``ch01_contexts`` and
+    ``ch07_association_tau``.
     """
     n = check_int("n", n, lo=1, hi=16)
     p = check_float("p", p, lo=0.0, hi=1.0)
-    return np.array([(1 - p) ** k for k in range(n + 1) for _ in range(math.comb(n, k))])
+    return np.r_[1.0, hypercube_spectrum(n, lambda k: (1 - p) ** k)[0]]
 
 
 def resampling_context(n: int, p: float) -> FiniteContext:
-    """Exact finite resampling-corruption context on {-1, 1}^n x {-1, 1}^n (digest M4).
+    """Exact finite resampling-corruption context on {-1, 1}^n x {-1, 1}^n.
 
     ``P+(a | x) = prod_i ((1 - p) [a_i = x_i] + p / 2)``; rows and columns follow
     :func:`hypercube_points`. Size 2^n x 2^n (n <= 12).
@@ -328,7 +372,7 @@ def resampling_context(n: int, p: float) -> FiniteContext:
 
 
 # ------------------------------------------------------------------------------------------
-# translation on a cycle (M5) and label noise (M6)
+# translation on a cycle and symmetric label noise
 # ------------------------------------------------------------------------------------------
 
 
@@ -346,7 +390,7 @@ def cycle_translation_spectrum(shift_probs: Any) -> np.ndarray:
     """Singular values ``|phi_w(2 pi k / N)| = |DFT(w)_k|``, k = 0..N-1, sorted descending.
 
     Translation context on the cycle Z_N with shift law ``shift_probs`` (derivation in the
-    module docstring; digest M5). s_0 = |sum w| = 1 is the trivial pair.
+    module docstring). ``s_0 = |sum w| = 1`` is the trivial pair. Chapter ``ch01_contexts``.
     """
     w = _check_shift(shift_probs)
     s = np.abs(np.fft.fft(w))
@@ -359,7 +403,8 @@ def cycle_fourier_modes(n: int) -> tuple[np.ndarray, np.ndarray]:
 
     Columns: 1; sqrt(2) cos(2 pi k x/N) and sqrt(2) sin(2 pi k x/N) for 1 <= k < N/2; and
     (-1)^x when N is even. ``freqs[j]`` is the frequency k of column j (the singular value of
-    column j under a shift law w is |DFT(w)_k|).
+    column j under a shift law w is ``|DFT(w)_k|``), so ``modes[:, freqs == k]`` spans the singular
+    space of :func:`cycle_translation_context` at ``|DFT(w)_k|``. Chapter ``ch01_contexts``.
     """
     n = check_int("n", n, lo=2)
     x = np.arange(n)
@@ -375,7 +420,7 @@ def cycle_fourier_modes(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cycle_translation_context(shift_probs: Any) -> FiniteContext:
-    """Finite translation context on Z_N: ``P+(a | x) = w[(a - x) mod N]``, P_X uniform (M5)."""
+    """Finite translation context on Z_N: ``P+(a | x) = w[(a - x) mod N]``, P_X uniform."""
     w = _check_shift(shift_probs)
     n = w.shape[0]
     idx = (np.arange(n)[None, :] - np.arange(n)[:, None]) % n
@@ -387,7 +432,8 @@ def label_noise_spectrum(
 ) -> np.ndarray:
     """``[1, |alpha| x (C - 1)]`` with alpha = 1 - noise C/(C-1) ("other") or 1 - noise ("any").
 
-    Symmetric label noise with balanced classes (derivation in the module docstring; M6).
+    Symmetric label noise with balanced classes (derivation in the module docstring). Chapter
+    ``ch01_contexts``.
     """
     c = check_int("n_classes", n_classes, lo=2)
     eta = check_float("noise", noise, lo=0.0, hi=1.0)
@@ -399,57 +445,10 @@ def label_noise_spectrum(
 def label_noise_context(
     n_classes: int, noise: float, *, flip_to: Literal["other", "any"] = "other"
 ) -> FiniteContext:
-    """Finite C x C context: true class uniform, observed label through the noise channel (M6).
+    """Finite C x C context: true class uniform, observed label through the noise channel.
 
     ``P+(c | y) = label_noise_channel(C, noise)[y, c]``; see :func:`label_noise_spectrum`.
     """
     channel = label_noise_channel(n_classes, noise, flip_to=flip_to)
     c = channel.shape[0]
     return FiniteContext.from_conditional(channel, np.full(c, 1.0 / c))
-
-
-def parity_subsets(m: int, max_degree: int | None = None) -> list[tuple[int, ...]]:
-    r"""Subsets :math:`S\subseteq[m]` ordered by size, then lexicographically, up to
-    ``max_degree`` (all if ``None``); the empty set first (the constant :math:`\chi_\emptyset`).
-    Chapter ``ch07_association_tau``."""
-    m = check_int("m", m, lo=1, hi=30)
-    top = m if max_degree is None else check_int("max_degree", max_degree, lo=0, hi=m)
-    return [S for k in range(top + 1) for S in itertools.combinations(range(m), k)]
-
-
-def parity_features(x: Any, subsets: Sequence[tuple[int, ...]]) -> np.ndarray:
-    r"""Parities :math:`\chi_S(x)=\prod_{i\in S}x_i` at the rows of ``x`` (``n x m``, entries
-    :math:`\pm1`), one column per subset: the singular functions of the hypercube masking and
-    resampling contexts (digest §6 M3-M4), orthonormal under the uniform law. Chapter
-    ``ch07_association_tau`` (the exact encoder of the probe experiment)."""
-    xm = check_matrix("x", x, ndim=2)
-    if not np.all(np.abs(xm) == 1.0):
-        raise ValueError("x must have entries +1 or -1 (points of the hypercube)")
-    bad = [S for S in subsets if any(not 0 <= i < xm.shape[1] for i in S)]
-    if bad:
-        raise ValueError(f"subsets must index the {xm.shape[1]} columns of x, got {bad[0]!r}")
-    F = np.ones((xm.shape[0], len(subsets)))
-    for j, S in enumerate(subsets):
-        if S:
-            F[:, j] = np.prod(xm[:, list(S)], axis=1)
-    return F
-
-
-def hypercube_spectrum(m: int, s_degree: Callable[[np.ndarray], np.ndarray]) -> tuple[
-        np.ndarray, np.ndarray]:
-    r"""Nontrivial singular values of a hypercube context whose value depends on :math:`|S|` only:
-    ``s_degree(k)`` for degree ``k = 1..m``, each repeated :math:`\binom mk` times, sorted
-    descending. Returns ``(s, degree)`` with the degree of each entry. Used for :math:`\tau`
-    (Eq. (4)) with repeated singular values, chapter ``ch07_association_tau``."""
-    m = check_int("m", m, lo=1, hi=30)
-    k = np.arange(1, m + 1)
-    vals = np.asarray(s_degree(k), dtype=np.float64)
-    if vals.shape != (m,):
-        raise ValueError(f"s_degree(k) must return {m} values (one per degree 1..{m}), got "
-                         f"shape {vals.shape}")
-    check_spectrum("s_degree(k)", vals, sorted_desc=False)
-    mult = np.array([math.comb(m, int(j)) for j in k])
-    s = np.repeat(vals, mult)
-    deg = np.repeat(k, mult)
-    order = np.argsort(-s, kind="stable")
-    return s[order], deg[order]

@@ -1,4 +1,4 @@
-"""Random-crop context for images (digest E4, Fig. 4: MNIST, crop ratio alpha in {0.5, 0.2, 0.05}).
+"""Random-crop context for images (Sec. 5.2, Fig. 4: MNIST, crop ratio alpha in {0.5, 0.2, 0.05}).
 
 The paper does not define its crops; the semantics chosen here (document them in the chapter):
 
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from contexture.base.checks import check_choice, check_float, check_int
+from contexture.base.checks import as_rng, check_choice, check_float, check_int
 
 __all__ = ["CropSample", "crop_size", "random_crops"]
 
@@ -61,11 +61,11 @@ def random_crops(
     semantics: Literal["removed", "kept"] = "removed",
     batch_size: int = 8192,
 ) -> CropSample:
-    """Draw random crops of each image, resized back to full size (digest E4; Sec. 2.1 kind 2).
+    """Draw random crops of each image, resized back to full size (Sec. 2.1 kind 2; Fig. 4).
 
     ``images``: array ``(n, H, W)`` (e.g. MNIST, n x 28 x 28), any real dtype. Returns
-    :class:`CropSample`. Seeded: the offsets come from ``numpy.random.default_rng(seed)`` and the
-    resizing is deterministic. Chapter: "Association and the τ metric" (Fig. 4, MNIST).
+    :class:`CropSample`. Seeded: the offsets are drawn from ``as_rng(seed)``
+    (:func:`contexture.base.checks.as_rng`) and the resizing is deterministic.
     """
     import torch
     import torch.nn.functional as F
@@ -79,8 +79,7 @@ def random_crops(
     h, w = crop_size(height, width, crop_ratio, semantics)
     n_views = check_int("n_views", n_views, lo=1)
     batch_size = check_int("batch_size", batch_size, lo=1)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        check_int("seed", seed, lo=0))
+    rng = as_rng(seed)
     top = rng.integers(0, height - h + 1, size=(n, n_views))
     left = rng.integers(0, width - w + 1, size=(n, n_views))
     views = np.empty((n, n_views, height, width), dtype=np.float32)

@@ -80,7 +80,7 @@ def label_context(
     Sec. 2.1 kind 1 ("labels ... may be randomised"); the one-hot setting of Theorems 6-7. X is
     the sample (P_X = 1/n), A the C classes; ``M`` is :func:`label_noise_channel`. Every class
     must receive positive mass (with noise = 0 every class must occur in y).
-    Chapter: "Supervised learning learns a contexture" (Theorems 6-8).
+    Chapter ``ch02_supervised`` (Theorems 6-8).
     """
     if n_classes is not None:
         n_classes = check_int("n_classes", n_classes, lo=2)
@@ -100,8 +100,7 @@ def graph_context(W: Any, *, atol: float = 1e-12) -> FiniteContext:
 
     ``W`` (N x N, dense or scipy sparse) must be symmetric (within ``atol`` times its largest
     entry), nonnegative, and have no isolated vertex (zero degree). The joint is the edge law
-    ``P_w(u, v) = w(u, v)/d_sum``, so ``pa == px``. Chapter: "Manifold learning learns a contexture"
-    (Theorem 12).
+    ``P_w(u, v) = w(u, v)/d_sum``, so ``pa == px``. Chapter ``ch04_manifold`` (Theorem 12).
     """
     w = as_matrix("W", W)
     if w.shape[0] != w.shape[1]:

@@ -27,7 +27,7 @@ from contexture.base.linalg import (
 if TYPE_CHECKING:  # pragma: no cover
     from contexture.spectra import SingularSystem
 
-__all__ = ["Context", "FiniteContext", "Matrix"]
+__all__ = ["Context", "FiniteContext", "Matrix", "check_context"]
 
 SUM_ATOL = 1e-9
 """Absolute tolerance on ``sum(joint) == 1`` and on each row sum of a conditional."""
@@ -92,7 +92,8 @@ class Context:
         """``Q = diag(px)^{1/2} P diag(pa)^{-1/2}``: the matrix of T in orthonormal coordinates.
 
         Its singular values are those of T_{P+} (Definition 2); ``sqrt(px)`` / ``sqrt(pa)`` is its
-        trivial singular pair with value 1 ("useful finite-sample recipe", digest Sec. 1).
+        trivial singular pair with value 1, so the SVD of ``Q`` gives the singular system
+        (Lemma 3; see :mod:`contexture.spectra`).
         """
         return scale_cols(scale_rows(self._cond, np.sqrt(self._px)), 1.0 / np.sqrt(self._pa))
 
@@ -134,7 +135,7 @@ class Context:
         return kernel_a_operator(self, matrix_free=matrix_free)
 
     def chi_square(self) -> float:
-        """chi^2(P+ || P_X x P_A) = sum_{i>=1} s_i^2 (digest M1)."""
+        """chi^2(P+ || P_X x P_A) = sum_{i>=1} s_i^2 (:func:`contexture.operators.chi_square`)."""
         from contexture.operators import chi_square
 
         return chi_square(self)
@@ -164,14 +165,22 @@ class Context:
         return f"{type(self).__name__}(N={self.shape[0]}, M={self.shape[1]}, {kind})"
 
 
+def check_context(value: Any, name: str = "context") -> Context:
+    """Return ``value`` if it is a :class:`Context`, else raise a ``TypeError`` naming ``name``."""
+    if not isinstance(value, Context):
+        raise TypeError(f"{name} must be a contexture Context (e.g. FiniteContext), "
+                        f"got {type(value).__name__}")
+    return value
+
+
 class FiniteContext(Context):
     """A contexture given by its joint matrix ``joint[i, j] = P+(x_i, a_j)`` (Sec. 1, Defs 1-2).
 
     ``joint`` (N x M, dense or scipy sparse) must be finite, nonnegative, sum to 1 within
     ``atol = 1e-9`` (it is then renormalised exactly), and have no all-zero row (a point of X
     with P_X = 0) or column (a context value with P_A = 0). Use :meth:`from_conditional` to give
-    ``P+(a | x)`` and ``P_X`` instead. Chapter: "Contexts and the expectation operator"
-    (Definitions 1-5).
+    ``P+(a | x)`` and ``P_X`` instead. Chapter ``ch01_contexts`` (Definitions 1-5) and every
+    later chapter.
     """
 
     def __init__(self, joint: Any, *, atol: float = SUM_ATOL) -> None:

@@ -1,7 +1,7 @@
 """Sample-based contexts on a data matrix X (n x p): A = X (the sample itself), P_X = 1/n.
 
 These are the four context families of the paper's Sec. 5.3 experiments (KNN, RBF, KNN_mask,
-RBF_mask; digest E6). Each is a :class:`~contexture.contexts.finite.Context` whose rows are the
+RBF_mask; Table 1). Each is a :class:`~contexture.contexts.finite.Context` whose rows are the
 sample points and whose columns are the context points ``X[a_index]``; each also knows
 ``P+(. | x)`` for new points x (:meth:`SampleContext.conditional_at`), which gives the
 out-of-sample extension of Lemma 3 (:meth:`SampleContext.extend`).
@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
-from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.base.checks import as_rng, check_float, check_int, check_matrix
 from contexture.contexts.finite import Context, Matrix
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,11 +50,6 @@ def _check_new(x_new: Any, p: int) -> np.ndarray:
         raise ValueError(f"X_new must have {p} columns (features), got shape {x.shape}")
     return x
 
-
-def _rng(seed: int | np.random.Generator) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(check_int("seed", seed, lo=0))
 
 
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,8 +117,7 @@ class SampleContext(Context):
         """mu_i at new points by Lemma 3: ``mu_i(x) = s_i^{-1} sum_j P+(a_j | x) nu_i(a_j)``.
 
         Wraps :func:`contexture.spectra.extend` with :meth:`conditional_at`: the out-of-sample
-        embedding of test points (the paper does not say how it embedded them, digest Sec. 1).
-        Chapters: "Scaling and diminishing returns", "Association and the τ metric".
+        embedding of test points (the paper does not say how it embedded them).
         """
         from contexture.spectra import extend
 
@@ -131,7 +125,7 @@ class SampleContext(Context):
 
 
 class KNNContext(SampleContext):
-    """KNN context: P+(a | x) = 1/K on the K nearest sample points of x (digest E1, E6)."""
+    """KNN context: P+(a | x) = 1/K on the K nearest sample points of x (Sec. 4.2, 5.3)."""
 
     def __init__(self, X: np.ndarray, k: int, include_self: bool, n_jobs: int | None) -> None:
         n = X.shape[0]
@@ -161,8 +155,8 @@ def knn_context(
 ) -> KNNContext:
     """KNN context on a sample: ``P+(a | x) = 1/K`` if a is among the K nearest neighbours of x.
 
-    Digest E1/E6 ("KNN", Sec. 5.3; A = X, P_X = 1/n). Euclidean distance; stored as scipy CSR
-    (n*K nonzeros), so n = 28,155 with K = 30 takes about 10 MB.
+    The "KNN" context of Sec. 5.3 and of Fig. 1 (A = X, P_X = 1/n). Euclidean distance; stored
+    as scipy CSR (n*K nonzeros), so n = 28,155 with K = 30 takes about 10 MB.
 
     ``include_self`` (default **True**): whether x counts as its own nearest neighbour (at
     distance 0), i.e. the K neighbours are the K nearest *sample points* to x. The paper does not
@@ -171,7 +165,8 @@ def knn_context(
     every point has P_A > 0 (with False, a point that is nobody's neighbour gets P_A = 0 and is
     dropped from A; see ``a_index``); (iii) it matches RBF, whose kernel includes a = x. With
     duplicate points the query point is forced into (True) or out of (False) its own list.
-    Chapters: "Scaling and diminishing returns" (K = 30), "Association and the τ metric".
+    Chapters ``ch01_contexts``, ``ch03_self_supervised``, ``ch04_manifold``, ``ch06_scaling`` and
+    ``ch07_association_tau``.
     """
     x = _check_x(X)
     n = x.shape[0]
@@ -182,7 +177,7 @@ def knn_context(
 
 
 class RBFContext(SampleContext):
-    """RBF context: P+(a | x) proportional to exp(-gamma ||x - a||^2) over the sample (E6)."""
+    """RBF context: P+(a | x) proportional to exp(-gamma ||x - a||^2) over the sample (Sec. 5.3)."""
 
     def __init__(self, X: np.ndarray, gamma: float, truncate: float | None) -> None:
         self.gamma = gamma
@@ -222,12 +217,12 @@ def rbf_context(
 ) -> RBFContext:
     """RBF context: ``P+(a | x) = exp(-gamma ||x - a||^2) / sum_a' exp(-gamma ||x - a'||^2)``.
 
-    Digest E6 ("RBF", Sec. 5.3; A = X, normalised over the sample, P_X = 1/n). Dense: O(n^2 p)
+    The "RBF" context of Sec. 5.3 (A = X, normalised over the sample, P_X = 1/n). Dense: O(n^2 p)
     time and 8 n^2 bytes (140 MB at n = 4,177); refused above ``max_dense`` (default 10,000)
     unless ``truncate`` is given. ``truncate = t`` keeps only pairs with exp(-gamma ||x-a||^2) >= t
     (a radius-neighbours graph, stored CSR) -- this *changes* the context slightly (each dropped
     weight is below t relative to the self weight 1). Larger gamma = stronger association.
-    Chapter: "Association and the τ metric".
+    Chapters ``ch01_contexts``, ``ch05_optimality`` and ``ch07_association_tau``.
     """
     x = _check_x(X)
     gamma = check_float("gamma", gamma, lo=0.0, lo_open=True)
@@ -261,7 +256,7 @@ def _check_mask_args(x: np.ndarray, mask_fraction: float, n_masks: int) -> tuple
 
 
 class MaskedRBFContext(SampleContext):
-    """RBF_mask: P+ averaged over random feature masks of an RBF on the kept features (E6)."""
+    """RBF_mask: P+ averaged over random feature masks of an RBF on the kept features (Sec. 5.3)."""
 
     def __init__(self, X: np.ndarray, gamma: float, masks: np.ndarray) -> None:
         self.gamma = gamma
@@ -297,11 +292,12 @@ def rbf_mask_context(
 ) -> MaskedRBFContext:
     """RBF_mask context: ``P+(a|x) = mean_r softmax_a(-gamma ||(x - a)[keep_r]||^2)``.
 
-    Digest E6 ("RBF_mask": mask 20% of features, RBF on the rest, average P+ over 50 masks). Each
+    The "RBF_mask" context of Sec. 5.3: mask 20% of the features, RBF on the rest, average P+
+    over 50 masks. Each
     mask hides ``round(mask_fraction * p)`` features (at least 1 if the fraction is positive, at
     most p - 1) chosen uniformly without replacement; one mask is applied to x and a alike.
     The masks (``.masks``, keep = True) are drawn from ``seed`` and reused for new points. Dense:
-    O(n_masks n^2 p) time, 8 n^2 bytes. Chapter: "Association and the τ metric" (Table 1).
+    O(n_masks n^2 p) time, 8 n^2 bytes. Table 1 of the paper.
     """
     x = _check_x(X)
     gamma = check_float("gamma", gamma, lo=0.0, lo_open=True)
@@ -310,7 +306,7 @@ def rbf_mask_context(
     if x.shape[0] > max_dense:
         raise ValueError(f"a dense RBF_mask context needs n <= max_dense = {max_dense}, "
                          f"got n = {x.shape[0]}")
-    return MaskedRBFContext(x, gamma, _draw_masks(x.shape[1], mask_fraction, n_masks, _rng(seed)))
+    return MaskedRBFContext(x, gamma, _draw_masks(x.shape[1], mask_fraction, n_masks, as_rng(seed)))
 
 
 class MaskedKNNContext(SampleContext):
@@ -363,9 +359,9 @@ def knn_mask_context(
 ) -> MaskedKNNContext:
     """KNN_mask context: ``P+(a|x) = mean_r 1/K [a among the K nearest of x on features keep_r]``.
 
-    Digest E6 ("KNN_mask"; the number of masks is not stated in the paper, we default to 50 as for
-    RBF_mask). Masks as in :func:`rbf_mask_context`; ``include_self`` as in :func:`knn_context`.
-    Sparse CSR with at most n K n_masks nonzeros. Chapter: "Association and the τ metric" (Table 1).
+    The "KNN_mask" context of Sec. 5.3 (the paper does not state the number of masks; we default
+    to 50 as for RBF_mask). Masks as in :func:`rbf_mask_context`; ``include_self`` as in
+    :func:`knn_context`. Sparse CSR with at most n K n_masks nonzeros. Table 1 of the paper.
     """
     x = _check_x(X)
     n = x.shape[0]
@@ -373,5 +369,5 @@ def knn_mask_context(
         raise TypeError(f"include_self must be a bool, got {include_self!r}")
     k = check_int("k", k, lo=1, hi=n if include_self else n - 1)
     mask_fraction, n_masks = _check_mask_args(x, mask_fraction, n_masks)
-    masks = _draw_masks(x.shape[1], mask_fraction, n_masks, _rng(seed))
+    masks = _draw_masks(x.shape[1], mask_fraction, n_masks, as_rng(seed))
     return MaskedKNNContext(x, k, masks, include_self, n_jobs)

@@ -3,7 +3,7 @@
 The 28 OpenML datasets of Table 1 (Sec. 5.3, arXiv v2 numbering) plus MNIST (Sec. 4, App. E).
 Files are prepared by ``python -m data_scripts.prepare`` (OpenML download or a local mirror) into
 ``<data_dir>/<name>/{canonical.npz, meta.json}``; :func:`load` reads, verifies and preprocesses
-them. Used by the appendix chapter "Datasets" and by every chapter on real data.
+them. Used by the appendix chapter ``datasets`` and by every chapter on real data.
 
 Example::
 

@@ -151,7 +151,7 @@ class CanonicalTable:
 
 
 def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
-    """Return the hex digest (``sha256`` by default) of a file, read in 1 MiB blocks."""
+    """Return the hexadecimal hash (``sha256`` by default) of a file, read in 1 MiB blocks."""
     h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -124,7 +124,7 @@ def load(
         standardize_target: z-score regression targets with the fit rows' statistics.
         data_dir: the data directory (default ``$CONTEXTURE_DATA_DIR`` or ``<repo>/data``).
 
-    Used by every chapter that touches real data (chapter "Datasets", E1, E6, E7).
+    Used by every chapter that touches real data (``ch01_contexts``, ``datasets``).
     """
     entry = info(name)
     if entry.subsets:
@@ -186,7 +186,7 @@ def summary_table(*, data_dir: str | os.PathLike[str] | None = None,
     Columns: dataset, paper name, type, OpenML task, paper rows / features, our rows, raw columns
     (features before preprocessing), features after preprocessing, match level, source, licence,
     status and note. Reads only ``meta.json`` (plus the checksum if ``verify``), so it is fast.
-    Used by the appendix chapter "Datasets" (Table 1, Sec. 5.3).
+    Used by the appendix chapter ``datasets`` (Table 1, Sec. 5.3).
     """
     import pandas as pd
 
@@ -230,7 +230,7 @@ def provenance_table(*, data_dir: str | os.PathLike[str] | None = None) -> pd.Da
 
     Columns: dataset, source (mirror / openml), raw files (origin of each), transformations,
     differences from Table 1 / the OpenML task, and the first 12 hex digits of the sha256 of
-    ``canonical.npz``. Reads ``meta.json`` only. Used by the appendix chapter "Datasets".
+    ``canonical.npz``. Reads ``meta.json`` only. Used by the appendix chapter ``datasets``.
     """
     import pandas as pd
 

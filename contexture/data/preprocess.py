@@ -1,7 +1,7 @@
 """Preprocessing, defined once and used by every chapter (via :func:`contexture.data.load`).
 
-The paper does not state its feature preprocessing (digest §4, "Common conventions"); the authors'
-related code standardises numerics and one-hot encodes categoricals. The book's rule:
+The paper does not state its feature preprocessing; the authors' related code standardises
+numerics and one-hot encodes categoricals. The book's rule:
 
 * **numeric feature**: missing values → the median of the fit rows; then z-score with the mean and
   standard deviation (``ddof=0``) of the fit rows. A constant column (std 0) becomes all zeros.
@@ -47,7 +47,7 @@ class Preprocessor:
     """Fitted preprocessing statistics; :meth:`transform` maps canonical ``X`` to float64 features.
 
     Used by :func:`contexture.data.load` (Sec. 5.3 / Table 1 experiments and App. E, chapter
-    "Datasets"); see the module docstring for the rule.
+    ``datasets``); see the module docstring for the rule.
     """
 
     kind: str

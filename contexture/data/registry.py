@@ -1,8 +1,8 @@
 """The dataset registry: the 28 OpenML datasets of the paper's Table 1, plus MNIST.
 
-Sizes, feature counts, task types and OpenML task ids are those of Table 1 (Sec. 5.3, arXiv v2
-numbering; the task ids are inferred from the authors' configs, see the digest §4 E6). MNIST is used
-in Sec. 4 and App. E (Fig. 4, Fig. 5). The registry is pure metadata: it needs no files and no
+Sizes, feature counts and task types are those of Table 1 (Sec. 5.3, arXiv v2 numbering); the
+OpenML task ids, which the paper does not list, are inferred from the authors' configs. MNIST is
+used in Sec. 4 and App. E (Fig. 4, Fig. 5). The registry is pure metadata: it needs no files and no
 network. How each dataset is obtained is in ``data_scripts`` (OpenML download or mirror recipe).
 """
 

@@ -1,7 +1,8 @@
 """Deterministic random splits: the paper's 70/15/15 pretrain / downstream-train / test.
 
-App. E (abalone, E1) splits 70/15/15 into pretrain / downstream-labelled / downstream-test; Sec. 5.3
-(Table 1, E6) splits randomly without stating proportions, and the book uses 70/15/15 there too.
+App. E (abalone, the experiment of Fig. 1) splits 70/15/15 into pretrain / downstream-labelled /
+downstream-test; Sec. 5.3 (Table 1) splits randomly without stating proportions, and the book uses
+70/15/15 there too.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from contexture.base.checks import check_float, check_int
+from contexture.base.checks import as_rng, check_float, check_int
 
 __all__ = ["PAPER_FRACTIONS", "Split", "split_indices"]
 
@@ -34,12 +35,11 @@ def split_indices(
     """Split ``range(n)`` at random into pretrain / downstream-train / test parts.
 
     Implements the 70/15/15 split of App. E (used for every dataset of Table 1, Sec. 5.3; chapter
-    "Datasets"). Sizes are ``round(f0 * n)`` and ``round(f1 * n)``, the test part takes the rest.
+    ``datasets``). Sizes are ``round(f0 * n)`` and ``round(f1 * n)``, the test part takes the rest.
     The same ``(n, seed, fractions)`` always gives the same split.
     """
     n = check_int("n", n, lo=3)
-    if not isinstance(seed, np.random.Generator):
-        seed = check_int("seed", seed, lo=0)
+    rng = as_rng(seed)
     if len(fractions) != 3:
         raise ValueError(f"fractions must have 3 entries, got {len(fractions)}")
     f = [check_float(f"fractions[{i}]", v, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
@@ -50,7 +50,6 @@ def split_indices(
     if min(n_pre, n_tr, n - n_pre - n_tr) < 1:
         raise ValueError(f"n must be large enough for three non-empty parts with fractions "
                          f"{tuple(fractions)}, got {n}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     perm = rng.permutation(n)
     return Split(np.sort(perm[:n_pre]), np.sort(perm[n_pre:n_pre + n_tr]),
                  np.sort(perm[n_pre + n_tr:]))

@@ -1,5 +1,6 @@
-"""Encoders used by the experiments: a Tanh MLP with skips (E1, E7), a LeNet-5-style CNN (E4)
-and a lookup table (one free vector per point) for exact finite contexts (Theorem 10 chapters).
+"""Encoders used by the experiments: a Tanh MLP with skips (Sec. 4.2, App. D), a LeNet-5-style
+CNN (the MNIST experiment of Sec. 5.2) and a lookup table (one free vector per point) for exact
+finite contexts (Theorems 6-12).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
 
 class MLP(nn.Module):
-    """Fully connected encoder of Sec. 4.2 / App. E (E1) and App. D (E7): Tanh with skips.
+    """Fully connected encoder of Sec. 4.2 / App. E and App. D: Tanh with skips.
 
     ``depth`` is the number of hidden layers (so a "2-layer network" has ``depth=1``, the
     paper's convention). Layout::
@@ -28,7 +29,7 @@ class MLP(nn.Module):
     has no skip (its input dimension differs). Initialisation is PyTorch's default for
     ``nn.Linear`` (weights and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), drawn from torch's
     global generator: call :func:`contexture.base.seeding.seed_everything` first (``train`` does so
-    when given a factory). Chapters: scaling and alignment (E1), spectrum estimation (E7).
+    when given a factory). Chapters ``ch03_self_supervised`` and ``ch06_scaling``.
     """
 
     def __init__(self, in_dim: int, width: int, depth: int, out_dim: int,
@@ -58,7 +59,7 @@ class MLP(nn.Module):
 
 
 class LeNet(nn.Module):
-    """LeNet-5-style CNN for 28x28 single-channel images (MNIST experiment E4, Sec. 5.2).
+    """LeNet-5-style CNN for 28x28 single-channel images (the MNIST experiment of Sec. 5.2).
 
     Variant (the paper does not specify one): the classic MNIST adaptation of LeCun et al.
     (1998) with a padded first convolution, so that 28x28 inputs behave like 32x32 ones::
@@ -69,7 +70,7 @@ class LeNet(nn.Module):
 
     Average pooling and Tanh follow the original; ``activation`` may select ReLU/GELU instead.
     Input shape ``(B, 1, 28, 28)``, ``(B, 28, 28)`` or ``(B, 784)``. Initialisation: PyTorch
-    defaults (``U(+-1/sqrt(fan_in))``). Chapter: MNIST contexts (E4).
+    defaults (``U(+-1/sqrt(fan_in))``). Fig. 4 of the paper.
     """
 
     def __init__(self, out_dim: int, activation: str = "tanh") -> None:

@@ -11,10 +11,11 @@ Every loss comes in up to two forms:
   two arguments are a positive pair, and the other rows of the batch act as independent draws.
 
 Constrained objectives (``Cov = I``) are parametrised by whitening (:func:`whiten`), so any
-full-rank table is a feasible point. Closed-form minima (digest §6, M8) are provided as the
-``*_minimum`` functions; they take spectra in the library's convention (descending, the trivial
-value ``s_0 = 1`` at index 0). Chapters: supervised (Thms 6-8), self-supervised (Thm 10),
-autoencoders (Thm 11), graphs (Thm 12).
+full-rank table is a feasible point. Closed-form minima (from the proofs of Theorems 6, 8, 10
+and 12, written out at each function) are provided as the ``*_minimum`` functions; they take
+spectra in the library's convention (descending, the trivial value ``s_0 = 1`` at index 0).
+Chapters ``ch02_supervised`` (Theorems 6-8), ``ch03_self_supervised`` (Theorems 10-11) and
+``ch04_manifold`` (Theorem 12).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from contexture.base.checks import check_float, check_int, check_matrix, check_probability_vector
+from contexture.base.checks import (
+    as_numpy,
+    check_float,
+    check_int,
+    check_matrix,
+    check_probability_vector,
+)
 
 __all__ = [
     "balanced_risk",
@@ -84,15 +91,9 @@ def _same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> N
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
 
 
-def _to_numpy(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
-
-
 def _joint(J: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validate a joint matrix and return ``(J, px, pa)`` as tensors matching ``like``."""
-    arr = check_matrix("J", _to_numpy(J), nonnegative=True)
+    arr = check_matrix("J", as_numpy(J), nonnegative=True)
     total = float(arr.sum())
     if abs(total - 1.0) > 1e-9:
         raise ValueError(f"J must sum to 1 (tolerance 1e-09), got sum {total!r}")
@@ -107,7 +108,7 @@ def _joint(J: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
 
 
 def _values(name: str, value: Any, rows: int, like: torch.Tensor) -> torch.Tensor:
-    arr = np.asarray(_to_numpy(value), dtype=np.float64)
+    arr = np.asarray(as_numpy(value), dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     arr = check_matrix(name, arr)
@@ -117,7 +118,7 @@ def _values(name: str, value: Any, rows: int, like: torch.Tensor) -> torch.Tenso
 
 
 def _spectrum(name: str, value: Any, *, need: int, what: str) -> np.ndarray:
-    arr = check_matrix(name, _to_numpy(value), ndim=1)
+    arr = check_matrix(name, as_numpy(value), ndim=1)
     if np.any(np.diff(arr) > 1e-12 * max(1.0, float(np.abs(arr).max()))):
         raise ValueError(f"{name} must be sorted in descending order ({what})")
     if arr.size < need:
@@ -145,7 +146,7 @@ def whiten(table: torch.Tensor, p: Any | None = None) -> torch.Tensor:
         w = torch.full((n,), 1.0 / n, dtype=F.dtype, device=F.device)
     else:
         atol = 1e-9 if F.dtype == torch.float64 else 1e-5
-        arr = check_probability_vector("p", _to_numpy(p), atol=atol)
+        arr = check_probability_vector("p", as_numpy(p), atol=atol)
         if arr.shape[0] != n:
             raise ValueError(f"p must have length {n} (one weight per row of table), "
                              f"got {arr.shape[0]}")
@@ -195,7 +196,7 @@ def supervised_risk(phi: torch.Tensor, J: Any, targets: Any | None = None, *, bi
     ``weights`` (length ``M``) is an importance weight ``w(a)`` (default 1; see
     :func:`balanced_risk`). ``ridge`` adds ``ridge * ||W||_F^2`` (the bias is not penalised).
     The minimiser over ``Phi`` spans the top-``d`` eigenspace of the Lemma-18 operator
-    :func:`supervised_kernel`, with minimum :func:`supervised_minimum`. Chapter: supervised.
+    :func:`supervised_kernel`, with minimum :func:`supervised_minimum`. Chapter ``ch02_supervised``.
     """
     F = _check_table("phi", phi)
     Jt, px, pa = _joint(J, F)
@@ -219,10 +220,11 @@ def balanced_risk(phi: torch.Tensor, J: Any, *, bias: bool = True,
                   ridge: float = 0.0) -> torch.Tensor:
     """Class-balanced risk ``R_bal`` (before Theorem 7): Eq. (1) weighted by ``P_A(A)^{-1/2}``.
 
-    One-hot labels, linear head in closed form (biased by default, as in Theorem 7). Note the
-    digest's caveat to Theorem 7: with randomised and imbalanced labels the minimiser is a
-    generalised eigenproblem weighted by ``c(x) = E[P_A(A)^{-1/2} | x]``, not the contexture.
-    Chapter: supervised.
+    One-hot labels, linear head in closed form (biased by default, as in Theorem 7). Caveat to
+    Theorem 7: with randomised and imbalanced labels the minimiser is a generalised
+    eigenproblem weighted by ``c(x) = E[P_A(A)^{-1/2} | x]``, not the contexture (its proof
+    takes ``c`` constant).
+    Chapter ``ch02_supervised``.
     """
     F = _check_table("phi", phi)
     _, _, pa = _joint(J, F)
@@ -237,9 +239,9 @@ def supervised_kernel(J: Any, targets: Any | None = None, *, bias: bool = False)
     ``P_A`` (the centred linear loss kernel of Theorem 8). The operator acts on
     ``L^2(P_X)`` as ``f -> k @ (px * f)``; its top-``d`` eigenspace is the minimiser of
     :func:`supervised_risk`. For Eq. (2) / Theorem 11 pass ``J.T`` and the input values, giving
-    the kernel of ``T* Lambda T`` on the context points. Chapter: supervised.
+    the kernel of ``T* Lambda T`` on the context points. Chapter ``ch02_supervised``.
     """
-    arr = check_matrix("J", _to_numpy(J), nonnegative=True)
+    arr = check_matrix("J", as_numpy(J), nonnegative=True)
     like = torch.zeros((), dtype=torch.float64)
     Jt, px, pa = _joint(arr, like)
     Y = (torch.eye(Jt.shape[1], dtype=torch.float64) if targets is None
@@ -255,7 +257,8 @@ def supervised_minimum(kernel_eigenvalues: Any, second_moment: float, d: int) ->
 
     ``kernel_eigenvalues`` are the eigenvalues (descending) of the Lemma-18 operator
     (:func:`supervised_kernel`) and ``second_moment`` is ``E||A||^2`` (1 for one-hot labels; use
-    ``E||A - E A||^2`` with ``bias=True``). Theorems 6 and 8; digest M8. Chapter: supervised.
+    ``E||A - E A||^2`` with ``bias=True``). Theorems 6 and 8 (from their proofs). Chapter
+    ``ch02_supervised``.
     """
     d = check_int("d", d, lo=1)
     lam = _spectrum("kernel_eigenvalues", kernel_eigenvalues, need=d,
@@ -271,7 +274,7 @@ def supervised_risk_batch(phi: torch.Tensor, targets: torch.Tensor, *, bias: boo
 
     ``phi`` (``n x d``) and ``targets`` (``n x d_A`` or length ``n``) are paired rows; the head
     is refitted on the batch (differentiably). ``weights`` are per-sample importance weights, e.g.
-    ``pa[a_i] ** -0.5`` for the class-balanced risk of Theorem 7. Chapter: supervised.
+    ``pa[a_i] ** -0.5`` for the class-balanced risk of Theorem 7. Chapter ``ch02_supervised``.
     """
     F = _check_table("phi", phi)
     Y = _check_table("targets", targets, rows=F.shape[0], what=" (one per row of phi)")
@@ -294,10 +297,10 @@ def dae_risk(psi: torch.Tensor, J: Any, x_values: Any, *, bias: bool = True,
     corrupted input ``A``, ``x_values`` (``N x d_X``) are the clean inputs. By Theorem 11 the
     minimiser's centred span is the top-``d`` eigenspace of ``T* Lambda T`` with the (centred if
     ``bias``) linear kernel on X: ``supervised_kernel(J.T, x_values, bias=bias)``, acting on
-    ``L^2(P_A)``. Chapter: autoencoders.
+    ``L^2(P_A)``. Chapter ``ch03_self_supervised``.
     """
     F = _check_table("psi", psi)
-    arr = check_matrix("J", _to_numpy(J), nonnegative=True)
+    arr = check_matrix("J", as_numpy(J), nonnegative=True)
     if F.shape[0] != arr.shape[1]:
         raise ValueError(f"psi must have {arr.shape[1]} rows (one per point a of J), "
                          f"got shape {tuple(F.shape)}")
@@ -308,7 +311,7 @@ def dae_risk_batch(psi: torch.Tensor, x: torch.Tensor, *, bias: bool = True,
                    ridge: float = 0.0) -> torch.Tensor:
     """Batch form of Eq. (2): decoder ``W psi_i + b ~ x_i`` refitted in closed form (Theorem 11).
 
-    Chapter: autoencoders.
+    Chapter ``ch03_self_supervised``.
     """
     return supervised_risk_batch(psi, x, bias=bias, ridge=ridge)
 
@@ -334,7 +337,7 @@ def spectral_contrastive_loss(psi: torch.Tensor, J: Any) -> torch.Tensor:
     independent, ``A- ~ P_A`` independent, and ``Psi~ = Psi - E_{P_A} Psi``. Exactly,
     ``L_C = -||T Psi~||^2_{P_X} + 1/2 ||Cov_{P_A}[Psi]||_F^2``. The minimum is
     ``-1/2 sum_{i<=d} s_i^4`` (:func:`spectral_contrastive_minimum`); the paper's proof drops the
-    factor 1/2, which does not change the minimisers. Chapter: self-supervised.
+    factor 1/2, which does not change the minimisers. Chapter ``ch03_self_supervised``.
     """
     F, T, px, pa = _psi_context(psi, J)
     Fc = F - pa @ F
@@ -344,7 +347,7 @@ def spectral_contrastive_loss(psi: torch.Tensor, J: Any) -> torch.Tensor:
 
 
 def spectral_contrastive_minimum(s: Any, d: int) -> float:
-    """``min L_C = -1/2 sum_{i=1}^{d} s_i^4`` (Theorem 10 proof; digest M8).
+    """``min L_C = -1/2 sum_{i=1}^{d} s_i^4`` (from the proof of Theorem 10).
 
     ``s`` are the singular values, descending, with the trivial ``s_0 = 1`` at index 0.
     """
@@ -358,7 +361,7 @@ def spectral_contrastive_loss_batch(z: torch.Tensor, z_pos: torch.Tensor) -> tor
 
     Centring uses the mean of both views; the negative term averages
     ``<z~_i, z~pos_j>^2`` over the ``n(n-1)`` pairs ``i != j`` (independent draws of ``P_A``),
-    computed in ``O(n d^2)``. Chapter: self-supervised.
+    computed in ``O(n d^2)``. Chapter ``ch03_self_supervised``.
     """
     a = _check_table("z", z, min_rows=2)
     b = _check_table("z_pos", z_pos, min_rows=2)
@@ -380,7 +383,7 @@ def non_contrastive_loss(psi: torch.Tensor, J: Any, *, whiten_psi: bool = True) 
     constraint). Exactly ``E||Psi(A)-Psi(A+)||^2 = 2 E||Psi(A)||^2 - 2 ||T Psi||^2_{P_X}``, which
     is ``2d - 2||T Psi~||^2`` on the feasible set (the paper's "constant 2d" differs by a factor
     2; the minimisers are unaffected). Minimum ``2 sum_{i<=d}(1 - s_i^2)``
-    (:func:`non_contrastive_minimum`). Chapter: self-supervised.
+    (:func:`non_contrastive_minimum`). Chapter ``ch03_self_supervised``.
     """
     F, T, px, pa = _psi_context(psi, J)
     if whiten_psi:
@@ -390,7 +393,7 @@ def non_contrastive_loss(psi: torch.Tensor, J: Any, *, whiten_psi: bool = True) 
 
 
 def non_contrastive_minimum(s: Any, d: int) -> float:
-    """``min L_N = 2 sum_{i=1}^{d} (1 - s_i^2)`` under ``Cov = I`` (Theorem 10; digest M8).
+    """``min L_N = 2 sum_{i=1}^{d} (1 - s_i^2)`` under ``Cov = I`` (from the proof of Theorem 10).
 
     ``s`` are the singular values, descending, with the trivial ``s_0 = 1`` at index 0.
     """
@@ -404,7 +407,7 @@ def non_contrastive_loss_batch(z: torch.Tensor, z_pos: torch.Tensor, *,
     """Batch ``L_N``: ``(1/n) sum_i ||z_i - z_pos_i||^2`` after whitening both views jointly.
 
     The whitening (Sec. 3.2 constraint) uses the mean and covariance of the ``2n`` rows of both
-    views, which share the marginal ``P_A``. Chapter: self-supervised.
+    views, which share the marginal ``P_A``. Chapter ``ch03_self_supervised``.
     """
     a = _check_table("z", z, min_rows=2)
     b = _check_table("z_pos", z_pos, min_rows=2)
@@ -433,14 +436,14 @@ def _vicreg_args(inv_coeff: float, var_coeff: float, cov_coeff: float, gamma: fl
 
 def vicreg_loss(psi: torch.Tensor, J: Any, *, inv_coeff: float = 25.0, var_coeff: float = 25.0,
                 cov_coeff: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
-    """Population VICReg loss (Bardes et al. 2022), the surrogate of ``L_N`` used in E1, E4, E7.
+    """Population VICReg loss (Bardes et al. 2022), the surrogate of ``L_N`` of Sec. 3.2.
 
     ``inv_coeff * E||Psi(A) - Psi(A+)||^2 + var_coeff * [v + v'] + cov_coeff * [c + c']`` with
     ``v = (1/d) sum_j max(0, gamma - sqrt(Var[psi_j] + eps))`` and
     ``c = (1/d) sum_{i != j} Cov[psi_i, psi_j]^2`` under ``P_A``; both views have marginal
     ``P_A``, so ``v = v'`` and ``c = c'``. Defaults are Bardes et al.'s (25, 25, 1, 1, 1e-4).
     At a feasible point of ``L_N`` (``Cov = I``) the penalties vanish and the loss is
-    ``inv_coeff * L_N``. Sec. 3.2 / Theorem 10. Chapter: self-supervised.
+    ``inv_coeff * L_N``. Sec. 3.2 / Theorem 10. Chapter ``ch03_self_supervised``.
     """
     F, T, px, pa = _psi_context(psi, J)
     ci, cv, cc, gamma, eps = _vicreg_args(inv_coeff, var_coeff, cov_coeff, gamma, eps)
@@ -460,7 +463,8 @@ def vicreg_loss_batch(z: torch.Tensor, z_pos: torch.Tensor, *, inv_coeff: float 
     ``s = (1/n) sum_i ||z_i - z'_i||^2``, ``v(Z) = (1/d) sum_j max(0, gamma - sqrt(Var(z^j)+eps))``
     and ``c(Z) = (1/d) sum_{i != j} C(Z)_{ij}^2`` (unbiased variance and covariance, ``n - 1``).
     The official code averages the invariance over ``d`` too and halves the variance term: use
-    ``inv_coeff / d`` and ``var_coeff / 2`` to match it. Surrogate of ``L_N`` (Sec. 3.2, E1, E7).
+    ``inv_coeff / d`` and ``var_coeff / 2`` to match it. Surrogate of ``L_N`` (Sec. 3.2; the
+    experiments of Sec. 4.2 and App. D train with it).
     """
     a = _check_table("z", z, min_rows=2)
     b = _check_table("z_pos", z_pos, min_rows=2)
@@ -477,11 +481,11 @@ def vicreg_loss_batch(z: torch.Tensor, z_pos: torch.Tensor, *, inv_coeff: float 
 
 
 # --------------------------------------------------------------------------------------------
-# asymmetric ("LoRA") spectral contrastive loss (digest M8)
+# asymmetric ("LoRA") spectral contrastive loss (not in the paper; minimum by Eckart-Young)
 # --------------------------------------------------------------------------------------------
 
 def lora_loss(phi: torch.Tensor, psi: torch.Tensor, J: Any) -> torch.Tensor:
-    """Asymmetric spectral contrastive ("LoRA") loss on a finite context (digest M8).
+    """Asymmetric spectral contrastive ("LoRA") loss on a finite context.
 
     ``-2 E_{P+}[Phi(X)^T Psi(A)] + E_{P_X (x) P_A}[(Phi(X)^T Psi(A))^2]``, two encoders
     (``phi``: ``N x d``, ``psi``: ``M x d``). It equals
@@ -489,7 +493,7 @@ def lora_loss(phi: torch.Tensor, psi: torch.Tensor, J: Any) -> torch.Tensor:
     ``Q = D_x^{-1/2} J D_a^{-1/2}``, so by Eckart-Young the optimum
     ``Phi^T Psi = sum_{i<d} s_i mu_i nu_i`` is the rank-``d`` truncation of the density ratio
     ``P+/(P_X P_A)`` (Lemma 4), constant mode included; minimum ``-sum_{i=0}^{d-1} s_i^2``
-    (:func:`lora_minimum`). Chapter: self-supervised.
+    (:func:`lora_minimum`). Chapter ``ch03_self_supervised``.
     """
     F = _check_table("phi", phi)
     G = _check_table("psi", psi)
@@ -504,7 +508,7 @@ def lora_loss(phi: torch.Tensor, psi: torch.Tensor, J: Any) -> torch.Tensor:
 
 
 def lora_minimum(s: Any, d: int) -> float:
-    """``min = -sum_{i=0}^{d-1} s_i^2`` of :func:`lora_loss` (digest M8; the constant mode counts).
+    """``min = -sum_{i=0}^{d-1} s_i^2`` of :func:`lora_loss` (Eckart-Young; the constant counts).
 
     ``s`` are the singular values, descending, with the trivial ``s_0 = 1`` at index 0.
     """
@@ -517,7 +521,8 @@ def lora_loss_batch(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Batch "LoRA" loss from ``n >= 2`` pairs ``(f_i, g_i) = (Phi(x_i), Psi(a_i))``, ``~ P+``.
 
     ``-2 (1/n) sum_i f_i^T g_i + (1/(n(n-1))) sum_{i != j} (f_i^T g_j)^2``, computed in
-    ``O(n d^2)``; the off-diagonal pairs are draws of ``P_X (x) P_A`` (digest M8).
+    ``O(n d^2)``; the off-diagonal pairs are draws of ``P_X (x) P_A``. Chapter
+    ``ch03_self_supervised``.
     """
     a = _check_table("f", f, min_rows=2)
     b = _check_table("g", g, min_rows=2)
@@ -533,7 +538,7 @@ def lora_loss_batch(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 def _graph(W: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    arr = check_matrix("W", _to_numpy(W), nonnegative=True)
+    arr = check_matrix("W", as_numpy(W), nonnegative=True)
     if arr.shape[0] != arr.shape[1]:
         raise ValueError(f"W must be a square weight matrix, got shape {arr.shape}")
     if not np.allclose(arr, arr.T, rtol=0.0, atol=1e-12 * float(arr.max())):
@@ -554,8 +559,9 @@ def laplacian_eigenmaps_loss(phi: torch.Tensor, W: Any, *, whiten_phi: bool = Tr
     :func:`whiten` ``(phi, px)``. On the feasible set the value is ``d - sum_i <phi_i, T phi_i>``
     with ``T = D^{-1} W``, so the minimum is ``d - sum_{i=1}^{d} lambda_i(T)`` with the
     **algebraic** eigenvalues (:func:`laplacian_eigenmaps_minimum`): Theorem 12 learns the
-    contexture only when ``T >= 0`` (e.g. lazy walks), not on bipartite graphs (digest caveat).
-    Chapter: graphs.
+    contexture only when ``T >= 0`` (e.g. lazy walks), not on bipartite graphs (the six-cycle
+    counterexample of ``ch04_manifold``).
+    Chapter ``ch04_manifold``.
     """
     F = _check_table("phi", phi)
     Pw, px = _graph(W, F)
@@ -568,10 +574,10 @@ def laplacian_eigenmaps_loss(phi: torch.Tensor, W: Any, *, whiten_phi: bool = Tr
 
 
 def laplacian_eigenmaps_minimum(eigenvalues: Any, d: int) -> float:
-    """``min Eq. (3) = d - sum_{i=1}^{d} lambda_i(T)`` (Theorem 12 proof; digest M8).
+    """Minimum of Eq. (3), ``d - sum_{i=1}^{d} lambda_i(T)`` (from the proof of Theorem 12).
 
     ``eigenvalues`` are the **algebraic** eigenvalues of ``T = D^{-1} W``, descending, with the
-    trivial ``lambda_0 = 1`` (constant eigenfunction) at index 0. Chapter: graphs.
+    trivial ``lambda_0 = 1`` (constant eigenfunction) at index 0. Chapter ``ch04_manifold``.
     """
     d = check_int("d", d, lo=1)
     lam = _spectrum("eigenvalues", eigenvalues, need=d + 1,
@@ -582,6 +588,7 @@ def laplacian_eigenmaps_minimum(eigenvalues: Any, d: int) -> float:
 def laplacian_eigenmaps_loss_batch(phi_u: torch.Tensor, phi_v: torch.Tensor, *,
                                    whiten_phi: bool = True) -> torch.Tensor:
     """Batch Eq. (3) from sampled edges ``(u_i, v_i) ~ P_w``: half of
-    :func:`non_contrastive_loss_batch` (both endpoints have marginal ``P_X``). Chapter: graphs.
+    :func:`non_contrastive_loss_batch` (both endpoints have marginal ``P_X``). Chapter
+    ``ch04_manifold``.
     """
     return 0.5 * non_contrastive_loss_batch(phi_u, phi_v, whiten_z=whiten_phi)

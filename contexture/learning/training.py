@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from contexture.base.checks import check_choice, check_float, check_int, check_matrix
+from contexture.base.checks import as_numpy, check_choice, check_float, check_int, check_matrix
+from contexture.base.linalg import column_signs
 from contexture.base.seeding import seed_everything
 
 __all__ = ["PosthocReduction", "TrainHistory", "posthoc_reduce", "train"]
@@ -40,12 +41,11 @@ def train(encoder: nn.Module | Callable[[], nn.Module],
           lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0, progress: bool = True, *,
           schedule: str = "constant", callback: Callable[[nn.Module, int], dict[str, float]]
           | None = None, callback_every: int = 0, desc: str = "train") -> TrainHistory:
-    """Full-batch AdamW on ``loss_fn(encoder, data)`` for ``steps`` steps (E1/E4/E7 setups).
+    """Full-batch AdamW on ``loss_fn(encoder, data)`` for ``steps`` steps.
 
     The paper trains its encoders with full-batch AdamW for a fixed number of steps (Sec. 4.2,
-    App. D, App. E). ``seed`` is passed to :func:`contexture.base.seeding.seed_everything` first,
-    so a
-    run is deterministic: if ``encoder`` is a zero-argument factory (e.g.
+    App. D, App. E). ``seed`` is passed to :func:`contexture.base.seeding.seed_everything`
+    first, so a run is deterministic: if ``encoder`` is a zero-argument factory (e.g.
     ``lambda: MLP(8, 512, 3, 512)``) it is built *after* seeding, so the initialisation is
     seeded too; if it is a module, its current parameters are used. Any randomness inside
     ``loss_fn`` (sampled pairs) should use torch's global generator, which is seeded here.
@@ -53,7 +53,8 @@ def train(encoder: nn.Module | Callable[[], nn.Module],
     ``callback(encoder, k)`` (``k`` = number of updates done) runs in ``torch.no_grad()`` at
     ``k = 0, callback_every, 2 callback_every, ...`` (if ``callback_every > 0``) and always at
     ``k = steps``; its dicts are stored in ``records``. Raises
-    ``FloatingPointError`` if the loss becomes non-finite. Chapters: self-supervised, E1, E7.
+    ``FloatingPointError`` if the loss becomes non-finite. Chapters ``ch03_self_supervised``,
+    ``ch04_manifold`` and ``ch06_scaling``.
     """
     steps = check_int("steps", steps, lo=0)
     lr = check_float("lr", lr, lo=0.0, lo_open=True)
@@ -141,16 +142,10 @@ class PosthocReduction:
 
     def transform(self, phi: Any) -> np.ndarray:
         """Map new embeddings ``phi`` (``m x d1``) to the reduced coordinates."""
-        arr = check_matrix("phi", _numpy(phi))
+        arr = check_matrix("phi", as_numpy(phi))
         if arr.shape[1] != self.mean.shape[0]:
             raise ValueError(f"phi must have {self.mean.shape[0]} columns, got shape {arr.shape}")
         return (arr - self.mean) @ self.projection
-
-
-def _numpy(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
 
 
 def posthoc_reduce(phi: Any, d: int, *, gram: Any | None = None,
@@ -172,10 +167,11 @@ def posthoc_reduce(phi: Any, d: int, *, gram: Any | None = None,
 
     Returns the eigenvalues (estimates of ``s_1^2..s_{d1}^2``; the Rayleigh-Ritz values of
     ``T_{k_X+}`` on ``span(Phi~)``) and ``Phi~ [v_1..v_d]`` rescaled to unit variance, with the
-    library's sign convention (largest-magnitude entry of each column positive). This is E1's
-    "dimensional-collapse fix" (``d1 = 512 -> d = 128``) and E7's estimator. Chapters: E1, E7.
+    library's sign convention (:func:`contexture.base.linalg.column_signs`). This is the
+    "dimensional-collapse fix" of the Fig. 1 experiment (App. E, ``d1 = 512 -> d = 128``) and the
+    eigenvalue estimator of App. D (Fig. 7, Table 2).
     """
-    F = check_matrix("phi", _numpy(phi))
+    F = check_matrix("phi", as_numpy(phi))
     n, d1 = F.shape
     if n < 2:
         raise ValueError(f"phi must have at least 2 rows (samples), got shape {F.shape}")
@@ -186,21 +182,21 @@ def posthoc_reduce(phi: Any, d: int, *, gram: Any | None = None,
     if weights is None:
         w = np.full(n, 1.0 / n)
     else:
-        w = check_matrix("weights", _numpy(weights), ndim=1, nonnegative=True)
+        w = check_matrix("weights", as_numpy(weights), ndim=1, nonnegative=True)
         if w.shape[0] != n or abs(float(w.sum()) - 1.0) > 1e-9:
             raise ValueError(f"weights must be a length-{n} probability vector, got shape "
                              f"{w.shape} and sum {float(w.sum())!r}")
     mean = w @ F
     Fc = F - mean
     if gram is not None:
-        K = check_matrix("gram", _numpy(gram))
+        K = check_matrix("gram", as_numpy(gram))
         if K.shape != (n, n):
             raise ValueError(f"gram must have shape ({n}, {n}), got {K.shape}")
         TF = K @ (w[:, None] * Fc)
     else:
         if not callable(apply_kernel):
             raise TypeError("apply_kernel must be callable as apply_kernel(F) -> T_{k_X+} F")
-        TF = check_matrix("apply_kernel(F)", _numpy(apply_kernel(Fc)))
+        TF = check_matrix("apply_kernel(F)", as_numpy(apply_kernel(Fc)))
         if TF.shape != Fc.shape:
             raise ValueError(f"apply_kernel(F) must return shape {Fc.shape}, got {TF.shape}")
     C = Fc.T @ (w[:, None] * Fc)
@@ -223,8 +219,6 @@ def posthoc_reduce(phi: Any, d: int, *, gram: Any | None = None,
         raise ValueError("the top-d generalised eigenvectors have zero variance; lower d")
     V = V / np.sqrt(var)
     feats = Fc @ V
-    idx = np.argmax(np.abs(feats), axis=0)
-    signs = np.sign(feats[idx, np.arange(d)])
-    signs[signs == 0] = 1.0
+    signs = column_signs(feats)
     V = V * signs
     return PosthocReduction(eigenvalues=evals, features=feats * signs, mean=mean, projection=V)

@@ -10,10 +10,10 @@ from contexture.metrics.alignment import (
     cca_alignment,
     mutual_knn_alignment,
     principal_angles,
+    span_alignment,
     subspace_distance,
 )
 from contexture.metrics.association import (
-    chi2_from_joint,
     decay_rate,
     function_lipschitz_estimate,
     kernel_deviation,
@@ -48,7 +48,6 @@ __all__ = [
     "approximation_error",
     "canonical_correlations",
     "cca_alignment",
-    "chi2_from_joint",
     "compatibility",
     "converse_task",
     "decay_rate",
@@ -65,6 +64,7 @@ __all__ = [
     "principal_angles",
     "ratio_trace",
     "ratio_trace_matrices",
+    "span_alignment",
     "subspace_distance",
     "tau",
     "tau_exponential",

@@ -1,4 +1,4 @@
-r"""Alignment between two representations (Sec. 4.2, experiment E1 / Fig. 1).
+r"""Alignment between two representations (Sec. 4.2, Fig. 1).
 
 * :func:`cca_alignment` -- mean squared canonical correlation :math:`R^2_{\rm CCA}`
   (Kornblith et al. 2019), invariant under invertible linear maps of either representation.
@@ -6,7 +6,9 @@ r"""Alignment between two representations (Sec. 4.2, experiment E1 / Fig. 1).
   centring and whitening each representation.
 * :func:`principal_angles` / :func:`subspace_distance` -- angles between column spans in
   :math:`L^2(P_{\mathcal X})`, used to compare learned spans with the top-:math:`d` singular
-  functions (Definition 5).
+  functions (Definition 5);
+* :func:`span_alignment` -- the mean squared cosine of those angles over the target dimension,
+  which penalises collapsed encoders.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from contexture.base.checks import check_choice, check_int, check_matrix
+from contexture.base.checks import check_choice, check_int, check_table
 from contexture.base.validate import check_rtol, check_weights, orthonormal_basis
 
 __all__ = [
@@ -24,19 +26,13 @@ __all__ = [
     "cca_alignment",
     "mutual_knn_alignment",
     "principal_angles",
+    "span_alignment",
     "subspace_distance",
 ]
 
 
-def _as_2d(name: str, value: Any) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    return check_matrix(name, arr, ndim=2)
-
-
 def _pair(A: Any, B: Any, names: tuple[str, str] = ("A", "B")) -> tuple[np.ndarray, np.ndarray]:
-    a, b = _as_2d(names[0], A), _as_2d(names[1], B)
+    a, b = check_table(names[0], A), check_table(names[1], B)
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"{names[0]} and {names[1]} must have the same number of rows (samples), "
                          f"got {a.shape[0]} and {b.shape[0]}")
@@ -68,8 +64,8 @@ def canonical_correlations(
 ) -> np.ndarray:
     r"""Canonical correlations between the columns of ``A`` and ``B``, in decreasing order.
 
-    Implements the CCA used for the alignment curves of Fig. 1 (Sec. 4.2; chapter
-    *Scaling and alignment*, experiment E1). Rows are samples; ``weights`` (nonnegative, any
+    Implements the CCA used for the alignment curves of Fig. 1 (Sec. 4.2); chapters
+    ``ch04_manifold`` and ``ch06_scaling``. Rows are samples; ``weights`` (nonnegative, any
     positive sum; normalised internally) are sample weights, i.e. :math:`P_{\mathcal X}`.
     Both sides are weight-centred and reduced to a rank-revealing orthonormal basis (singular
     values below ``rtol`` times the largest are dropped), so the result has
@@ -86,8 +82,9 @@ def canonical_correlations(
 def cca_alignment(A: Any, B: Any, weights: Any = None, *, rtol: float = 1e-10) -> float:
     r"""Mean squared canonical correlation :math:`R^2_{\rm CCA}=\frac1d\sum_{i\le d}\rho_i^2`.
 
-    The alignment metric of Fig. 1 (Sec. 4.2, Kornblith et al. 2019; chapter *Scaling and
-    alignment*, experiment E1), with ``d = min(rank A, rank B)`` after centring. Equals 1 iff the
+    The alignment metric of Fig. 1 (Sec. 4.2, Kornblith et al. 2019; chapters
+    ``ch03_self_supervised`` and ``ch06_scaling``), with ``d = min(rank A, rank B)`` after
+    centring. Equals 1 iff the
     smaller centred span lies in the larger one; invariant under invertible linear maps of either
     argument. With ``n`` samples and ``rank A + rank B >= n`` correlations are trivially 1, so use
     ``n`` well above the dimensions. See :func:`canonical_correlations` for the arguments.
@@ -114,7 +111,7 @@ def mutual_knn_alignment(
 ) -> float:
     """Mutual k-nearest-neighbour alignment of two representations of the same ``n`` samples.
 
-    The dashed curves of Fig. 1 (Sec. 4.2; chapter *Scaling and alignment*, experiment E1).
+    The dashed curves of Fig. 1 (Sec. 4.2; chapter ``ch06_scaling``).
     Each representation is first centred and whitened to identity covariance (rank-revealing,
     relative tolerance ``rtol``), which makes the metric invariant under invertible linear maps.
     ``N_A(i)`` are the ``k`` Euclidean nearest neighbours of sample ``i`` (itself excluded;
@@ -150,8 +147,8 @@ def principal_angles(
     Angles are taken in :math:`L^2(P)` with :math:`\langle f,g\rangle=\sum_i w_i f_i g_i`,
     ``weights`` = :math:`P_{\mathcal X}` on the rows (uniform if ``None``; normalised
     internally). Columns are *not* centred: centre them first to compare centred spans as in
-    Definition 5 (learning the contexture). Used by the chapters on Definition 5, Theorems 6-12
-    and E1 to compare spans in a sign- and rotation-invariant way. Returns
+    Definition 5 (learning the contexture). Used by chapters ``ch01_contexts`` to
+    ``ch06_scaling`` to compare spans in a sign- and rotation-invariant way. Returns
     ``min(rank U, rank V)`` angles (rank-revealing SVD with relative tolerance ``rtol``); small
     angles use sines and large ones cosines (Knyazev & Argentati 2002) for accuracy.
     """
@@ -161,6 +158,33 @@ def principal_angles(
     qu = _weighted_basis("U", u, w, False, rtol)
     qv = _weighted_basis("V", v, w, False, rtol)
     return _angles(qu, qv)
+
+
+def span_alignment(F: Any, U: Any, weights: Any = None, *, rtol: float = 1e-10) -> float:
+    r"""Alignment of ``span F`` with a target span ``U``, in :math:`[0, 1]`.
+
+    :math:`\|P_FP_U\|_F^2/\dim U=\frac1{\dim U}\sum_i\cos^2\theta_i` over the principal
+    angles between the column spans in :math:`L^2(P)` (``weights`` = :math:`P` on the rows,
+    uniform if ``None``; columns are not centred, centre them first). Directions of ``F`` with
+    singular value at most ``rtol`` times its largest (after weighting) count as collapsed and
+    contribute nothing. Unlike :func:`cca_alignment`, which averages over the smaller rank, it
+    divides by the *target* dimension, so an encoder of rank :math:`r<\dim U` scores at most
+    :math:`r/\dim U`; for full-rank ``F`` and ``U`` of equal width it is
+    :math:`R^2_{\rm CCA}` (Sec. 4.2, Fig. 1). It equals 1 iff ``span F`` contains ``span U``:
+    with ``U`` the top-:math:`d` singular functions, iff a rank-:math:`d` encoder learns the
+    contexture (Definition 5). In :math:`\mu`-coordinates (Euclidean) the target
+    :math:`\mu_1..\mu_d` is ``np.eye(K, d)``. ``U`` must have full column rank. Chapters
+    ``ch03_self_supervised`` and ``ch06_scaling``.
+    """
+    f, u = _pair(F, U, ("F", "U"))
+    rtol = check_rtol(rtol)
+    w = None if weights is None else check_weights("weights", weights, f.shape[0])
+    qf = _weighted_basis("F", f, w, False, rtol)
+    qu = _weighted_basis("U", u, w, False, rtol)
+    if qu.shape[1] < u.shape[1]:
+        raise ValueError(f"U must have full column rank (the target span), got rank "
+                         f"{qu.shape[1]} < {u.shape[1]} columns")
+    return float(np.clip(np.sum((qu.T @ qf) ** 2) / qu.shape[1], 0.0, 1.0))
 
 
 def _angles(qu: np.ndarray, qv: np.ndarray) -> np.ndarray:
@@ -183,7 +207,7 @@ def subspace_distance(
     r"""Distance between the column spans of ``U`` and ``V`` in :math:`L^2(P)`.
 
     Used with :func:`principal_angles` to test "learns the contexture" (Definition 5) up to sign
-    and rotation (chapters on Theorems 6-12 and E1). With angles :math:`\theta_i` and ranks
+    and rotation (chapter ``ch07_association_tau``). With angles :math:`\theta_i` and ranks
     :math:`r_U, r_V`:
 
     * ``"projection"``: operator norm :math:`\|P_U-P_V\|` -- :math:`\sin\theta_{\max}` when

@@ -1,5 +1,6 @@
-"""Context association (Sec. 5.1, App. F): decay rate, kernel deviation, Lipschitz estimates,
-the chi-square identity and the bounds of Lemmas 17 and 25.
+"""Context association (Sec. 5.1, App. F): decay rate, kernel deviation, Lipschitz estimates
+and the bounds of Lemmas 17 and 25. The chi-square identity is
+:func:`contexture.operators.chi_square`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import scipy.sparse as sp
 from scipy.optimize import least_squares
 from scipy.spatial.distance import cdist, pdist, squareform
 
-from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.base.checks import as_rng, check_float, check_int, check_matrix, check_table
+from contexture.base.linalg import dense
 from contexture.base.validate import check_spectrum, check_weights
 
 __all__ = [
-    "chi2_from_joint",
     "decay_rate",
     "function_lipschitz_estimate",
     "kernel_deviation",
@@ -34,7 +35,7 @@ def decay_rate(s2: Any) -> float:
     (:func:`scipy.optimize.least_squares`), started from the log-linear fit through the origin
     :math:`\lambda_0=-\sum_i i\log s_i^2/\sum_i i^2` over the positive entries. An all-zero
     spectrum (independent context) returns ``inf``. Large :math:`\lambda` means weak
-    association. Used for Fig. 2 and Figs 8-9 (chapter *Context association*).
+    association. Used for Fig. 2 and Figs 8-9 (chapter ``ch07_association_tau``).
     """
     y = check_spectrum("s2", s2, squared=True, sorted_desc=False)
     i = np.arange(1, y.size + 1, dtype=np.float64)
@@ -74,8 +75,8 @@ def kernel_deviation(K: Any) -> float:
 
     ``K`` is the ``n x n`` Gram matrix of the dual kernel :math:`k_X^+` on the (whole) training
     sample, dense or scipy-sparse (missing entries are 0, contributing 1 each); the diagonal is
-    included. Small values flag weak association (Lemma 17). Figs 10-11 (chapter *Context
-    association*).
+    included. Small values flag weak association (Lemma 17). Figs 10-11 (chapter
+    ``ch07_association_tau``).
     """
     Kg = _gram("K", K)
     n = Kg.shape[0]
@@ -88,17 +89,10 @@ def kernel_deviation(K: Any) -> float:
     return float(np.abs(Kg - 1.0).mean())
 
 
-def _subsample(n: int, n_sub: int, seed: int | np.random.Generator) -> np.ndarray:
+def _subsample(n: int, n_sub: int, rng: np.random.Generator) -> np.ndarray:
     if n <= n_sub:
         return np.arange(n)
-    rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=n_sub, replace=False))
-
-
-def _check_seed(seed: Any) -> int | np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return check_int("seed", seed, lo=0)
 
 
 def lipschitz_estimate(
@@ -114,20 +108,16 @@ def lipschitz_estimate(
     distance) are skipped. Vectorised as Chebyshev distances between the columns of the
     subsampled Gram matrix divided by Euclidean distances, :math:`O(n_{sub}^3)` time and
     :math:`O(n_{sub}^2)` memory. The paper's plots show it multiplied by the feature dimension.
-    Figs 10-11 and Lemma 25 (chapter *Context association*).
+    Figs 10-11 and Lemma 25 (chapter ``ch07_association_tau``).
     """
     Kg = _gram("K", K)
-    x = np.asarray(X, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    x = check_matrix("X", x, ndim=2)
+    x = check_table("X", X)
     n = Kg.shape[0]
     if x.shape[0] != n:
         raise ValueError(f"X must have one row per row of K ({n}), got {x.shape[0]}")
     n_sub = check_int("n_sub", n_sub, lo=2)
-    idx = _subsample(n, n_sub, _check_seed(seed))
-    Ks = Kg[idx][:, idx]
-    Ks = Ks.toarray() if sp.issparse(Ks) else Ks
+    idx = _subsample(n, n_sub, as_rng(seed))
+    Ks = dense(Kg[idx][:, idx])
     return _lipschitz(Ks, x[idx])
 
 
@@ -148,32 +138,13 @@ def function_lipschitz_estimate(F: Any, X: Any) -> float:
 
     ``F`` (``n x m``) holds functions evaluated at the rows of ``X`` (e.g. the nontrivial
     :math:`\mu_i`); the sample version of :math:`L_\mu` in Lemma 25. Coincident pairs are
-    skipped. Chapter *Context association* (Lemma 25).
+    skipped. Chapter ``ch07_association_tau`` (Lemma 25).
     """
-    f = np.asarray(F, dtype=np.float64)
-    f = check_matrix("F", f[:, None] if f.ndim == 1 else f, ndim=2)
-    x = np.asarray(X, dtype=np.float64)
-    x = check_matrix("X", x[:, None] if x.ndim == 1 else x, ndim=2)
+    f, x = check_table("F", F), check_table("X", X)
     if x.shape[0] != f.shape[0]:
         raise ValueError(f"X must have one row per row of F ({f.shape[0]}), got {x.shape[0]}")
     # max_c |F_ic - F_jc| is the Chebyshev distance between rows i and j of F.
     return _lipschitz(f.T, x)
-
-
-def chi2_from_joint(J: Any) -> float:
-    r""":math:`\chi^2(P^+\|P_{\mathcal X}\otimes P_{\mathcal A})=\sum_{x,a}J_{xa}^2/(p_xp_a)-1`.
-
-    Equals :math:`\sum_{i\ge1}s_i^2` (digest §6 M1, the chi-square identity; Lemma 4). ``J`` is
-    the joint probability table (nonnegative, sums to 1); rows/columns with zero marginal are
-    skipped. Chapter *Contexts, kernels and the spectrum* (Definitions 1-2, Lemma 4).
-    """
-    j = check_matrix("J", J, ndim=2, nonnegative=True)
-    total = float(j.sum())
-    if abs(total - 1.0) > 1e-9:
-        raise ValueError(f"J must sum to 1 (tolerance 1e-9), got sum {total!r}")
-    px, pa = j.sum(axis=1), j.sum(axis=0)
-    j = j[px > 0][:, pa > 0]
-    return float((j**2 / np.outer(px[px > 0], pa[pa > 0])).sum() - 1.0)
 
 
 def lemma17_bound(K: Any, weights: Any = None) -> tuple[float, float]:
@@ -183,7 +154,7 @@ def lemma17_bound(K: Any, weights: Any = None) -> tuple[float, float]:
     (uniform if ``None``; normalised), returns ``(total, eps)`` with
     ``total`` :math:`=\sum_{i\ge1}s_i^2=\mathbb E[k_X^+(X,X)]-1=\sum_iw_iK_{ii}-1` (the trace
     form of the proof) and ``eps`` :math:`=\max_{ij}|K_{ij}-1|`; the lemma says
-    ``total <= eps``. Chapter *Context association*.
+    ``total <= eps``. Chapter ``ch07_association_tau``.
     """
     Kg = _gram("K", K)
     n = Kg.shape[0]
@@ -204,7 +175,7 @@ def lemma25_bound(c: float, L_mu: float, s: Any) -> float:
 
     ``c`` bounds :math:`|\mu_i(x)|` for all :math:`i>0`, ``L_mu`` is the largest Lipschitz
     constant of the nontrivial :math:`\mu_i` and ``s`` holds the nontrivial singular values
-    (squared inside). Chapter *Context association* (App. F.3).
+    (squared inside). Chapter ``ch07_association_tau`` (App. F.3).
     """
     c = check_float("c", c, lo=0.0)
     L_mu = check_float("L_mu", L_mu, lo=0.0)

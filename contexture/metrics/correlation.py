@@ -1,4 +1,4 @@
-r"""Correlations between :math:`\tau` and the actual error (Table 1, experiment E6)."""
+r"""Correlations between :math:`\tau` and the actual error (Sec. 5.3, Table 1)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def _vectors(x: Any, y: Any, ndim_max: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pearson(x: Any, y: Any) -> float:
-    """Pearson correlation of two 1-D samples (Table 1, column "Pearson"; chapter *Does tau
-    predict the error?*, experiment E6). Raises if either sample is constant."""
+    """Pearson correlation of two 1-D samples (Table 1, column "Pearson", Sec. 5.3). Raises if
+    either sample is constant."""
     a, b = _vectors(x, y, 1)
     a, b = a[:, 0] - a.mean(), b[:, 0] - b.mean()
     na, nb = np.sqrt(a @ a), np.sqrt(b @ b)
@@ -48,7 +48,7 @@ def distance_correlation(x: Any, y: Any) -> float:
     estimator :math:`\mathcal R_n^2=\mathcal V_n^2(x,y)/\sqrt{\mathcal V_n^2(x)\,\mathcal
     V_n^2(y)}` from double-centred Euclidean distance matrices. Computed by the reference
     implementation, ``dcor.distance_correlation`` (O(n log n) for 1-D samples). Table 1, column
-    "Dist. corr" (chapter *Does tau predict the error?*, experiment E6), which cites Székely et
+    "Dist. corr" (Sec. 5.3), which cites Székely et
     al. (2007), whose distance correlation is this :math:`\mathcal R_n`. ``x`` and ``y`` are
     1-D, or 2-D with rows as samples. Raises if either sample is constant.
     """

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from contexture.base.checks import check_float, check_int, check_matrix
+from contexture.base.linalg import column_signs
 from contexture.base.validate import check_coords, check_rtol, check_spectrum, orthonormal_basis
 
 __all__ = [
@@ -48,7 +49,7 @@ def compatibility(u: Any, s: Any, *, has_constant: bool = False) -> float:
     ":math:`i>1`" in the numerator, a typo for :math:`i\ge1`). ``u`` and ``s`` have the same
     length. By default they hold ``u_1..u_K`` and ``s_1..s_K``; with ``has_constant=True`` they
     hold ``u_0..u_K`` and ``s_0..s_K`` (``s[0]`` must be 1) and the constant part ``u_0`` is
-    ignored, i.e. :math:`f` is centred. Chapter *Optimality of the contexture* (Sec. 4.1).
+    ignored, i.e. :math:`f` is centred. Chapter ``ch05_optimality`` (Sec. 4.1).
     """
     s_arr = check_matrix("s", s, ndim=1)
     if has_constant:
@@ -77,7 +78,7 @@ def approximation_error(coords: Any, u: Any, *, rtol: float = 1e-10) -> float:
     coordinates (length >= ``K``); the task is centred and normalised, and the bias of the probe
     absorbs constants, so :math:`\mathrm{err}=\|\Pi^\perp u\|^2/\|u\|^2` with
     :math:`\Pi^\perp` the projector orthogonal to ``span(coords)`` (rank-revealing, relative
-    tolerance ``rtol``). Chapter *Optimality of the contexture* (Definition 15, Theorem 16).
+    tolerance ``rtol``). Chapter ``ch05_optimality`` (Definition 15, Theorem 16).
     """
     u_arr = check_matrix("u", u, ndim=1)
     c = check_coords("coords", coords, u_arr.size)
@@ -94,7 +95,7 @@ def thm16_eps_range(s: Any) -> tuple[float, float]:
     r"""Theorem 16's admissible range :math:`1-s_1\le\epsilon\le1-\sqrt{(s_1^2+s_2^2)/2}`.
 
     ``s`` holds the nontrivial singular values (``s[0]`` is :math:`s_1`, ``s[1]`` is
-    :math:`s_2`). Chapter *Optimality of the contexture*.
+    :math:`s_2`). Chapter ``ch05_optimality``.
     """
     s_arr = check_spectrum("s", s, min_len=2)
     return 1.0 - float(s_arr[0]), 1.0 - float(np.sqrt((s_arr[0] ** 2 + s_arr[1] ** 2) / 2.0))
@@ -128,8 +129,8 @@ def worst_case_error(s: Any, d: int, eps: float, *, check_range: bool = True) ->
     ``check_range=False`` the upper limit is not enforced and the formula is evaluated anyway
     (it stays the exact error of the top-:math:`d` encoder while :math:`(1-\epsilon)^2\ge
     s_{d+1}^2`, but the encoder need no longer be the unique minimiser). ``eps < 1 - s_1``
-    always raises because :math:`\mathcal F_\epsilon` is then empty. Chapter *Optimality of
-    the contexture* (Sec. 4.1).
+    always raises because :math:`\mathcal F_\epsilon` is then empty. Chapters ``ch05_optimality``
+    and ``ch06_scaling`` (Sec. 4.1).
     """
     s_arr, d, eps = _check_thm16(s, d, eps, check_range)
     s1, sd1 = s_arr[0] ** 2, s_arr[d] ** 2
@@ -142,7 +143,7 @@ def thm16_extremal_task(s: Any, d: int, eps: float, *, check_range: bool = True)
 
     Returned as a unit vector of length ``len(s)`` in :math:`\mu_1..\mu_K` coordinates. It has
     compatibility exactly :math:`1-\epsilon` and error exactly :math:`A^*` under the top-:math:`d`
-    encoder. Arguments as in :func:`worst_case_error`. Chapter *Optimality of the contexture*.
+    encoder. Arguments as in :func:`worst_case_error`. Chapter ``ch05_optimality``.
     """
     a_star = worst_case_error(s, d, eps, check_range=check_range)
     s_arr = check_spectrum("s", s)
@@ -292,8 +293,7 @@ def _solve(coords: Any, s: Any, eps: Any, rtol: Any, equality: bool) -> WorstCas
                 j = int(np.argmax(Dc)) if g[-1] < 0.0 else int(np.argmin(Dc))
                 u = _rotate_to_zero(w, np.eye(K)[:, j], Dc)
     u = u / np.linalg.norm(u)
-    i = int(np.argmax(np.abs(u)))
-    u = u if u[i] >= 0 else -u  # deterministic sign
+    u = u * column_signs(u[:, None])[0]  # the library's deterministic sign
     task_err = float(np.clip(u @ Pi @ u, 0.0, 1.0))
     rho = float(np.sqrt(np.clip(u**2 @ s2, 0.0, 1.0)))
     dual = float(np.clip(dual, 0.0, 1.0))
@@ -311,7 +311,8 @@ def worst_case_error_exact(
     r"""Exact worst-case error :math:`\mathrm{err}(\Phi;\mathcal F_\epsilon)` of ANY encoder.
 
     Definition 15 with :math:`\mathcal F_\epsilon` of Definition 13, computed by the S-lemma
-    dual of digest §6 M7:
+    dual (derived here; the paper gives the error in closed form only for the top-:math:`d`
+    encoder, Theorem 16):
     :math:`\mathrm{err}=\min_{t\ge0}\lambda_{\max}(\Pi^\perp+t(D-(1-\epsilon)^2I))`,
     :math:`D=\mathrm{diag}(s_i^2)`, :math:`\Pi^\perp` the projector orthogonal to
     ``span(coords)`` (see the module docstring for the coordinates). The 1-D convex problem is
@@ -323,7 +324,7 @@ def worst_case_error_exact(
     probe error is a lower bound; a duality gap above 1e-6 triggers a ``RuntimeWarning``.
     ``eps = 1 - s_1`` is solved directly on the top eigenspace of ``D``. For the top-:math:`d`
     encoder and ``eps`` in Theorem 16's range this equals :func:`worst_case_error`. Chapter
-    *Optimality of the contexture* (Theorem 16, converse, misalignment plots; Theorem 24 checks).
+    ``ch05_optimality`` (Theorem 16, converse, misalignment plots; Theorem 24 checks).
     """
     return _solve(coords, s, eps, rtol, equality=False)
 
@@ -337,6 +338,6 @@ def converse_task(coords: Any, s: Any, eps: float, *, rtol: float = 1e-10) -> Wo
     on ``[-1/((1-eps)^2-s_K^2), 1/(s_1^2-(1-eps)^2)]``). Theorem 16's converse states
     ``result.task_error >= worst_case_error(s, d, eps)`` for every ``d``-dimensional encoder.
     Needs ``s_K < 1 - eps`` (append zeros to ``s`` otherwise). Same arguments and return type as
-    :func:`worst_case_error_exact`. Chapter *Optimality of the contexture*.
+    :func:`worst_case_error_exact`. Chapter ``ch05_optimality``.
     """
     return _solve(coords, s, eps, rtol, equality=True)

@@ -73,7 +73,7 @@ def ratio_trace(C: Any, B: Any, *, rtol: float = 1e-10) -> float:
     the eigenvectors of ``C`` with eigenvalue above ``rtol`` times the largest, after checking that
     ``B`` vanishes on the discarded null space. Invariant under :math:`\Phi\mapsto M\Phi`, and
     equal to :math:`s_1^2+\dots+s_d^2` (its maximum, Lemma 22) for the contexture encoder.
-    Chapter *Evaluating an arbitrary encoder* (App. C).
+    Chapter ``ch05_optimality`` (App. C).
     """
     _, b, W, _ = _check_pair(C, B, rtol)
     return float(np.trace(W.T @ b @ W))
@@ -85,7 +85,7 @@ def generalized_eigenvalues(B: Any, C: Any, *, rtol: float = 1e-10) -> np.ndarra
     App. D's spectrum estimator (step 4) and the inner supremum of Definition 23: by Ky Fan, the
     maximal ratio trace over ``d'``-dimensional subspaces of :math:`\mathrm{span}\Phi` is the
     sum of the top ``d'`` of these. ``C`` is reduced as in :func:`ratio_trace` (relative
-    tolerance ``rtol``); returns ``rank(C)`` values. Chapters *Evaluating an arbitrary encoder*
+    tolerance ``rtol``); returns ``rank(C)`` values. Chapters ``ch05_optimality``
     (App. C) and *Estimating the spectrum* (App. D).
     """
     _, b, W, _ = _check_pair(C, B, rtol)
@@ -96,7 +96,7 @@ def ratio_trace_matrices(coords: Any, s: Any) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`(C_\Phi, B_\Phi)` of Definition 21 from :math:`\mu`-coordinates.
 
     ``C = coords.T @ coords`` and ``B = coords.T @ diag(s**2) @ coords`` (module docstring).
-    Chapter *Evaluating an arbitrary encoder* (App. C).
+    Chapter ``ch05_optimality`` (App. C).
     """
     s_arr = check_spectrum("s", s, sorted_desc=False)
     c = check_coords("coords", coords, s_arr.size)
@@ -107,8 +107,8 @@ def ky_fan_check(coords: Any, s: Any, *, atol: float = 1e-8) -> tuple[float, flo
     r"""Lemma 22 (Ky Fan): :math:`\sum_i\|T^*\phi_i\|^2_{P_{\mathcal A}}\le s_1^2+\dots+s_d^2`.
 
     ``coords`` must hold ``d`` orthonormal centred functions (``coords.T @ coords = I`` within
-    ``atol``). Returns ``(lhs, rhs)``; the lemma says ``lhs <= rhs``. Chapter *Evaluating an
-    arbitrary encoder* (App. C).
+    ``atol``). Returns ``(lhs, rhs)``; the lemma says ``lhs <= rhs``. Chapter ``ch05_optimality``
+    (App. C).
     """
     atol = check_float("atol", atol, lo=0.0, lo_open=True)
     C, B = ratio_trace_matrices(coords, s)
@@ -128,7 +128,7 @@ def trace_gap_terms(coords: Any, s: Any, *, rtol: float = 1e-10) -> np.ndarray:
     For fixed ``d'`` the supremum of the ratio trace over linearly independent
     :math:`f_1..f_{d'}\in\mathrm{span}\Phi` is the sum of the top ``d'`` generalised
     eigenvalues (Ky Fan), so each entry is the infimum for that ``d'``. Needs ``len(s) >= r+1``
-    (append zeros to ``s`` if the basis is complete). Chapter *Evaluating an arbitrary encoder*.
+    (append zeros to ``s`` if the basis is complete). Chapter ``ch05_optimality``.
     """
     s_arr = check_spectrum("s", s)
     C, B = ratio_trace_matrices(coords, s_arr)
@@ -152,8 +152,8 @@ def trace_gap(coords: Any, s: Any, *, include_zero: bool = True, rtol: float = 1
     ``min(trace_gap_terms(coords, s))``. ``d' = 0`` (the empty family, term :math:`s_1^2`) is
     included by default, so :math:`\mathrm{TG}\le s_1^2`; it never changes whether Theorem 24's
     precondition :math:`\mathrm{TG}<s_1^2` holds. ``include_zero=False`` starts at ``d' = 1``.
-    For the contexture encoder :math:`\mathrm{TG}=s_{d+1}^2`. Chapter *Evaluating an arbitrary
-    encoder* (App. C, Theorem 24).
+    For the contexture encoder :math:`\mathrm{TG}=s_{d+1}^2`. Chapter ``ch05_optimality``
+    (App. C, Theorem 24).
     """
     terms = trace_gap_terms(coords, s, rtol=rtol)
     if not include_zero:
@@ -169,14 +169,14 @@ def thm24_bound(
     r"""Upper bound of Theorem 24 on :math:`\mathrm{err}(\Phi;\mathcal F_\epsilon)` from the TG.
 
     * ``reading="printed"``: :math:`\frac{s_1^2-(1-\epsilon)^2+s_1\mathrm{TG}}{s_1^2-\mathrm{TG}^2}`
-      as printed in arXiv v2. With TG of Definition 23 this can fail (digest ⚠ caveat; see the
-      chapter's counterexample).
+      as printed in arXiv v2. With TG of Definition 23 this can fail (near-contexture encoders
+      violate it; see the counterexample in ``ch05_optimality``).
     * ``reading="sqrt"``: :math:`\frac{s_1^2-(1-\epsilon)^2+s_1\sqrt{\mathrm{TG}}}{s_1^2-
       \mathrm{TG}}`, the reading consistent with the proof (norm-level gap).
 
     ``s`` holds the nontrivial singular values (only ``s[0]`` = :math:`s_1` is used); the
     theorem's preconditions :math:`0\le\mathrm{TG}<s_1^2` and :math:`1-s_1<\epsilon\le1` are
-    enforced. Chapter *Evaluating an arbitrary encoder* (App. C).
+    enforced. Chapter ``ch05_optimality`` (App. C).
     """
     s_arr = check_spectrum("s", s)
     check_choice("reading", reading, ["printed", "sqrt"])

@@ -38,7 +38,8 @@ def tau(s: Any, beta: float = 1.0, d0: int = 512) -> tuple[float, int, np.ndarra
     :math:`\tau_d=+\infty` (no warning); if every :math:`\tau_d` is infinite, ``tau = inf``
     and ``d_star = 1``. ``beta > 0``; the paper uses ``beta = 1``, ``d0 = 512``. Raises when
     :math:`\sum_{i\le d_0}s_i^2=0` (independent context: the ratio is 0/0). Values near
-    ``beta + 1`` mean "abstain" (Sec. 5.2). Chapter *The metric tau* and experiments E3/E6.
+    ``beta + 1`` mean "abstain" (Sec. 5.2). Chapter ``ch07_association_tau``; Figs 3-4 and
+    Table 1 of the paper.
     """
     s_arr = check_spectrum("s", s)
     beta = check_float("beta", beta, lo=0.0, lo_open=True)
@@ -71,8 +72,9 @@ def tau_exponential(
     With :math:`q=e^{-\lambda}` the geometric sums give
     :math:`\tau_d=\frac1{1-q^{d+1}}+\beta\frac{1-q^d}{1-q^{d_0}}` for ``d = 1..d0`` (the
     spectrum is infinite, so :math:`s_{d_0+1}` exists); computed with ``expm1`` for accuracy.
-    Same return convention as :func:`tau`. The Gaussian context of digest §6 M2 has
-    :math:`\lambda=-2\ln|\rho|`. Chapter *The metric tau* (reference table, digest §3).
+    Same return convention as :func:`tau`. The Gaussian-noise context
+    (:func:`contexture.contexts.analytic.gaussian_noise_spectrum`) has :math:`\lambda=-2\ln|\rho|`.
+    Chapter ``ch07_association_tau`` (the reference table of exponential spectra).
     """
     lam = check_float("lam", lam, lo=0.0, lo_open=True)
     beta = check_float("beta", beta, lo=0.0, lo_open=True)

@@ -25,7 +25,7 @@ def use_style() -> None:
                       "figure.figsize": (FULL_WIDTH, ROW_HEIGHT + 0.4),
                       "figure.facecolor": "white", "savefig.facecolor": "white",
                       "legend.framealpha": 0.9, "axes.titlesize": "medium",
-                      "figure.constrained_layout.use": True, "svg.hashsalt": "contexture"})
+                      "svg.hashsalt": "contexture"})
 
 
 def savefig(fig: plt.Figure, name: str) -> None:
@@ -42,8 +42,8 @@ def savefig(fig: plt.Figure, name: str) -> None:
 def show(fig: plt.Figure, name: str) -> None:
     """Save ``fig`` and glue it under ``name`` for a numbered, captioned figure in the prose::
 
-        ```{glue:figure} ch06_context_scaling
-        :name: fig-ch06-context-scaling
+        ```{glue:figure} fig_context_scaling
+        :name: fig-context-scaling
         :alt: what the figure shows, in words
 
         Caption saying what to see.

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import dirichlet_context
 
+from contexture.base.linalg import weighted_eigh
 from contexture.chapters.ch01_contexts import (
     cycle_fourier_modes,
     cycle_translation_context,
     cycle_translation_spectrum,
-    kernel_x_eigenfunctions,
     label_noise_context,
     label_noise_spectrum,
     shift_law,
 )
-from contexture.contexts import FiniteContext, knn_context
+from contexture.contexts import knn_context
 from contexture.contexts.analytic import (
     gaussian_noise_context,
     hermite_functions,
@@ -36,19 +37,13 @@ SV_TOL = 1e-9
 ANGLE_TOL = 1e-8
 
 
-def _random_context(n_x: int, n_a: int, seed: int) -> FiniteContext:
-    rng = np.random.default_rng(seed)
-    cond = rng.dirichlet(np.full(n_a, 0.3), size=n_x)
-    return FiniteContext.from_conditional(cond, rng.dirichlet(np.full(n_x, 5.0)))
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_def5_span_equals_top_eigenspace_of_tt_star(seed: int) -> None:
-    ctx = _random_context(12, 9, seed)
+    ctx = dirichlet_context(12, 9, seed, random_px=True)
     d = 3
     sv = ctx.svd(d + 1)
     assert sv.s[d] - sv.s[d + 1] > 1e-6  # unique top-d span
-    lam, funcs = kernel_x_eigenfunctions(ctx, d)
+    lam, funcs = weighted_eigh(ctx.kernel_x(), ctx.px, top=d + 1)
     np.testing.assert_allclose(lam, sv.s[: d + 1] ** 2, atol=1e-10)
     gram = funcs.T @ (ctx.px[:, None] * funcs)
     np.testing.assert_allclose(gram, np.eye(d + 1), atol=1e-10)
@@ -98,9 +93,10 @@ def test_cycle_translation_spectrum_and_fourier_modes() -> None:
     sv = ctx.svd(m - 1)
     np.testing.assert_allclose(sv.s, cycle_translation_spectrum(q), atol=SV_TOL)
     qhat = np.abs(np.fft.fft(q))
+    fourier, freq = cycle_fourier_modes(m)
     for j in range(1, 4):
         cols = np.flatnonzero(np.abs(sv.s - qhat[j]) < 1e-9)
-        modes = cycle_fourier_modes(m, j)
+        modes = fourier[:, freq == j]
         assert cols.size == modes.shape[1]
         assert principal_angles(sv.mu[:, cols], modes).max() < ANGLE_TOL
 
@@ -108,13 +104,16 @@ def test_cycle_translation_spectrum_and_fourier_modes() -> None:
 def test_cycle_helpers_validate_and_handle_nyquist() -> None:
     q = shift_law(6, [0, -1, 5], [0.5, 0.25, 0.25])
     np.testing.assert_allclose(q, [0.5, 0, 0, 0, 0, 0.5])
-    modes = cycle_fourier_modes(6, 3)
-    assert modes.shape == (6, 1)
-    np.testing.assert_allclose(modes[:, 0] @ modes[:, 0] / 6, 1.0)
+    fourier, freq = cycle_fourier_modes(6)
+    nyquist = fourier[:, freq == 3]  # (-1)^x, a single mode at frequency m / 2
+    assert nyquist.shape == (6, 1)
+    np.testing.assert_allclose(nyquist[:, 0], (-1.0) ** np.arange(6))
+    np.testing.assert_allclose(fourier.T @ fourier / 6, np.eye(6), atol=1e-14)
+    assert not np.any(freq == 4)
     with pytest.raises(ValueError):
         shift_law(6, [0, 1], [0.5, 0.6])
     with pytest.raises(ValueError):
-        cycle_fourier_modes(6, 4)
+        cycle_fourier_modes(1)
     with pytest.raises(ValueError):
         cycle_translation_context([1.0])
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import dirichlet_context, max_angle
 from numpy.polynomial import hermite_e
 from torch import nn
 
@@ -26,7 +27,6 @@ from contexture.chapters.ch03_self_supervised import (
     lora_optimum,
     non_contrastive_gap,
     right_basis,
-    span_alignment,
     theorem10_terms,
     vicreg_aligned_variances,
     vicreg_span_repair,
@@ -47,7 +47,7 @@ from contexture.learning.objectives import (
     whiten,
 )
 from contexture.learning.training import train
-from contexture.metrics import cca_alignment, principal_angles
+from contexture.metrics import cca_alignment, principal_angles, span_alignment
 
 torch.set_num_threads(1)
 TOL = 1e-10  # exact identities
@@ -56,23 +56,13 @@ ANGLE_TOL = 1e-4  # learned spans (radians)
 N, M, D = 10, 14, 2
 
 
-def dirichlet_context(n: int = N, m: int = M, conc: float = 0.3, seed: int = 0) -> FiniteContext:
-    rng = np.random.default_rng(seed)
-    return FiniteContext.from_conditional(rng.dirichlet(np.full(m, conc), size=n),
-                                          np.full(n, 1.0 / n))
-
-
 def centre(F: np.ndarray, p: np.ndarray) -> np.ndarray:
     return F - p @ F
 
 
-def max_angle(F: np.ndarray, G: np.ndarray, p: np.ndarray) -> float:
-    return float(principal_angles(F, G, p).max())
-
-
 @pytest.fixture(scope="module")
 def ctx() -> FiniteContext:
-    return dirichlet_context()
+    return dirichlet_context(N, M)
 
 
 @pytest.fixture(scope="module")

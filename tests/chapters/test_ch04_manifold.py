@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import max_angle
 from scipy.stats import spearmanr
 
+from contexture.base.linalg import weighted_eigh
 from contexture.chapters.ch04_manifold import (
     cycle_weights,
-    dual_kernel_pca,
     eigenmaps_solution,
     gaussian_weights,
     knn_weights,
@@ -37,16 +38,12 @@ from contexture.learning.objectives import (
     whiten,
 )
 from contexture.learning.training import train
-from contexture.metrics import canonical_correlations, principal_angles
+from contexture.metrics import canonical_correlations
 
 TOL = 1e-10
 TRAIN_TOL = 1e-8
 ANGLE_TOL = 1e-6
 D = 2
-
-
-def max_angle(F, G, p):
-    return float(principal_angles(F, G, p).max())
 
 
 def eq3(phi, W, whiten_phi=True):
@@ -68,7 +65,7 @@ def graph():
     return W, graph_context(W), walk_spectrum(W)
 
 
-# -- graph context and the walk operator (Sec. 3.3, digest P5) -------------------------------
+# -- graph context and the walk operator (Sec. 3.3) --------------------------------------------
 
 def test_graph_context_marginals(graph):
     W, ctx, _ = graph
@@ -120,7 +117,7 @@ def test_gd_finds_top_algebraic_eigenspace_not_contexture(graph):
 
 # -- the caveat on C_6 and the lazy repair ----------------------------------------------------
 
-def test_c6_spectrum_matches_digest():
+def test_c6_walk_spectrum_has_minus_one():
     W = cycle_weights(6)
     spec, ctx = walk_spectrum(W), graph_context(W)
     np.testing.assert_allclose(spec.eigenvalues, [1, .5, .5, -.5, -.5, -1], atol=TOL)
@@ -194,27 +191,27 @@ def test_theorem12_margin_values():
     assert theorem12_margin(lam, 5) == np.inf
 
 
-# -- kernel PCA on the dual kernel (digest P6) ------------------------------------------------
+# -- kernel PCA on the dual kernel (Lemma 3) ---------------------------------------------------
 
-def test_dual_kernel_pca_equals_svd_on_knn_context():
+def test_kernel_pca_equals_svd_on_knn_context():
     X, _ = noisy_circle(200, 0.05, 0)
     ctx = knn_context(X, 10)
     sv = ctx.svd(6)
-    lam, mu = dual_kernel_pca(ctx.kernel_x(), ctx.px, 6)
+    lam, mu = weighted_eigh(ctx.kernel_x(), ctx.px, top=7)
     np.testing.assert_allclose(lam, sv.s**2, atol=TOL)
     np.testing.assert_allclose(mu[:, 0], np.ones(200), atol=1e-8)
     assert max_angle(mu[:, 1:], sv.mu[:, 1:], ctx.px) <= ANGLE_TOL
     np.testing.assert_allclose(mu.T @ (ctx.px[:, None] * mu), np.eye(7), atol=1e-8)
 
 
-def test_dual_kernel_pca_on_graphs(graph):
+def test_kernel_pca_on_graphs(graph):
     W, ctx, _ = graph
     sv = ctx.svd(D)
-    lam, mu = dual_kernel_pca(ctx.kernel_x(), ctx.px, D)
+    lam, mu = weighted_eigh(ctx.kernel_x(), ctx.px, top=D + 1)
     np.testing.assert_allclose(lam, sv.s**2, atol=TOL)
     assert max_angle(mu[:, 1:], sv.mu[:, 1:D + 1], ctx.px) <= ANGLE_TOL
     ctx_c = graph_context(cycle_weights(6))
-    lam_c, _ = dual_kernel_pca(ctx_c.kernel_x(), ctx_c.px, 5)
+    lam_c, _ = weighted_eigh(ctx_c.kernel_x(), ctx_c.px, top=6)
     np.testing.assert_allclose(lam_c, [1, 1, .25, .25, .25, .25], atol=TOL)
 
 
@@ -270,7 +267,7 @@ def test_validation_messages():
     with pytest.raises(ValueError, match="descending"):
         theorem12_margin([1.0, 0.1, 0.5], 1)
     with pytest.raises(ValueError, match="symmetric"):
-        dual_kernel_pca(np.array([[1.0, 0.0], [1.0, 1.0]]), [0.5, 0.5], 1)
+        weighted_eigh(np.array([[1.0, 0.0], [1.0, 1.0]]), [0.5, 0.5])
     with pytest.raises(ValueError, match="rows"):
         rayleigh_trace(np.ones((3, 1)), cycle_weights(4))
     with pytest.raises(ValueError, match="bandwidth"):

@@ -89,8 +89,9 @@ def test_thm14_proof_version_holds_for_random_tasks_and_spectra() -> None:
         assert r.rho == pytest.approx(compatibility(u, s), abs=1e-14)
 
 
-def test_thm14_hypercube_counterexample_matches_digest() -> None:
-    # Digest numbers, four decimals: rho = .9597, 4 eps = .161, preimage .188, proof's g* .138.
+def test_thm14_hypercube_counterexample_values() -> None:
+    # Hypercube masking, n = 10, q = 0.95, f = chi_{1} + 0.3 chi_[10]; reference values to four
+    # decimals: rho = .9597, 4 eps = .161, preimage .188, proof's g* .138.
     r = thm14_ratios([1.0, 0.3], [0.95**0.5, 0.95**5])
     assert r.rho == pytest.approx(0.9597, abs=5e-5)
     assert r.bound == pytest.approx(0.161, abs=5e-4)

@@ -1,7 +1,7 @@
 """Sec. 4.2 (scaling and diminishing returns): the checks of chapter ch06_scaling, on small cases.
 
-Closed forms (Gaussian context, digest §6 M2) are compared with quadrature; spans are compared by
-principal angles (sign- and rotation-invariant). Tolerances are stated per test.
+Closed forms (Gaussian-noise context, Mehler's formula) are compared with quadrature; spans are
+compared by principal angles (sign- and rotation-invariant). Tolerances are stated per test.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from contexture.chapters.ch06_scaling import (
     polynomial_features,
     random_fourier_features,
     scaling_curve,
-    span_alignment,
     step_coordinates,
     thm16_eps,
 )
@@ -41,6 +40,7 @@ from contexture.metrics import (
     principal_angles,
     ratio_trace,
     ratio_trace_matrices,
+    span_alignment,
     worst_case_error,
     worst_case_error_exact,
 )
@@ -220,10 +220,14 @@ def test_span_alignment_is_r2_cca_for_rank_d_and_at_most_r_over_d(grid) -> None:
     rng = np.random.default_rng(2)
     phi = rng.standard_normal((30, D)) + hermite_functions(g.x_nodes, D)[:, 1:]
     co = mu_coordinates(phi, sv)
-    assert abs(span_alignment(co, D) - cca_alignment(phi, sv.mu[:, 1:D + 1], g.weights)) < 1e-9
-    assert span_alignment(co @ rng.standard_normal((D, D)), D) == pytest.approx(
-        span_alignment(co, D), abs=1e-12)
-    assert span_alignment(np.eye(29)[:, :1], D) == pytest.approx(1 / D, abs=1e-15)
+    top = np.eye(len(co), D)  # mu_1..mu_D in mu-coordinates
+    assert abs(span_alignment(co, top) - cca_alignment(phi, sv.mu[:, 1:D + 1], g.weights)) < 1e-9
+    assert span_alignment(co @ rng.standard_normal((D, D)), top) == pytest.approx(
+        span_alignment(co, top), abs=1e-12)
+    assert span_alignment(np.eye(29)[:, :1], np.eye(29, D)) == pytest.approx(1 / D, abs=1e-15)
+    # on centred function values with weights P_X (complete basis) it is the same number
+    assert span_alignment(phi - g.weights @ phi, sv.mu[:, 1:D + 1], g.weights) == pytest.approx(
+        span_alignment(co, top), abs=1e-9)
 
 
 def test_contrastive_loss_inside_a_class_is_minimised_by_the_ritz_span(grid) -> None:
@@ -312,7 +316,6 @@ def test_random_encoders_never_beat_theorem_16_or_ky_fan() -> None:
     (lambda: class_optimum(np.ones((4, 2)), [0.9, 0.5, 0.1], 1), "rows"),
     (lambda: class_optimum(np.zeros((3, 2)), [0.9, 0.5, 0.1], 1), "constant"),
     (lambda: thm16_eps([0.9, 0.5], 1.5), "fraction"),
-    (lambda: span_alignment(np.eye(3)[:, :1], 4), "d"),
     (lambda: scaling_curve(np.eye(3), [], [0.9, 0.5, 0.1], 1, 0.2), "sizes"),
     (lambda: class_contrastive_minimum([0.5, -0.1]), "nonnegative"),
 ])

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import dirichlet_context
 from scipy.stats import spearmanr
 
 from contexture.chapters.ch07_association_tau import (
@@ -46,19 +47,13 @@ from contexture.metrics import (
 TOL = 1e-10
 
 
-def _random_context(n_x: int = 12, n_a: int = 9, seed: int = 0) -> FiniteContext:
-    rng = np.random.default_rng(seed)
-    cond = rng.dirichlet(np.full(n_a, 0.3), size=n_x)
-    return FiniteContext.from_conditional(cond, np.full(n_x, 1.0 / n_x))
-
-
 def _sample(n: int = 45, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = np.array([[0.0, 0.0], [3.0, 0.0], [1.5, 2.5]])
     return centres[np.arange(n) % 3] + 0.6 * rng.standard_normal((n, 2))
 
 
-# ---- Section 5.1: the two extremes (tolerance 1e-10) ----------------------------------------
+# ---- Section 5.1: the two extremes (tolerance 1e-10) ---------------------------------------------
 
 
 def test_independence_and_identity_extremes() -> None:
@@ -70,11 +65,11 @@ def test_independence_and_identity_extremes() -> None:
     assert np.abs(s - 1).max() <= TOL
 
 
-# ---- Lemma 17 (tolerance 1e-9) ----------------------------------------------------------------
+# ---- Lemma 17 (tolerance 1e-9) -------------------------------------------------------------------
 
 
 def test_lemma17_on_mixtures_and_pair_integral() -> None:
-    J0 = _random_context()
+    J0 = dirichlet_context(12, 9)
     joint = np.asarray(J0.joint)
     prod = np.outer(J0.px, J0.pa)
     s0 = J0.svd(8).s[1:]
@@ -111,7 +106,7 @@ def test_lemma17_terms_rejects_non_context() -> None:
         lemma17_terms(np.eye(3))
 
 
-# ---- App. F.1 measures and Lemma 25 on sample contexts ---------------------------------------
+# ---- App. F.1 measures and Lemma 25 on sample contexts -------------------------------------------
 
 
 def test_association_measures_monotone_and_lemmas_hold() -> None:
@@ -150,12 +145,12 @@ def test_lemma25_needs_complete_system() -> None:
         lemma25_terms(ctx.svd(29, solver="dense"), np.eye(3), X)
 
 
-# ---- Eq. (4): tau on structured spectra ------------------------------------------------------
+# ---- Eq. (4): tau on structured spectra ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("lam", "ref_tau", "tol", "ref_d"),
-    # Digest §3 reference table; tolerance = half a unit of the last printed digit.
+    # Reference values for s_i^2 = e^{-lam i}; tolerance = half a unit of the last printed digit.
     [(0.002, 2.559, 5e-4, 512), (0.02, 1.9999, 5e-5, 229), (0.2, 1.989, 5e-4, 11),
      (2.0, 1.883, 5e-4, 1)],
 )
@@ -212,7 +207,7 @@ def test_block_ends_and_tau_argmin_on_masking_spectra() -> None:
                                    rtol=0, atol=1e-12)
 
 
-# ---- closed-form contexts (digest §6 M2-M4) --------------------------------------------------
+# ---- closed-form contexts (Gaussian noise, hypercube) --------------------------------------------
 
 
 def test_gaussian_noise_context_hermite_and_mehler() -> None:
@@ -253,7 +248,7 @@ def test_hypercube_contexts_closed_forms() -> None:
                                atol=1e-9)
 
 
-# ---- the probe on the exact encoder ----------------------------------------------------------
+# ---- the probe on the exact encoder --------------------------------------------------------------
 
 
 def test_ridge_probe_errors_parseval() -> None:
@@ -305,7 +300,7 @@ def test_probe_error_curves_deterministic() -> None:
 
 def test_closed_form_helpers_validate_inputs() -> None:
     with pytest.raises(ValueError, match="entries \\+1 or -1"):
-        parity_features(np.zeros((2, 3)), [(0,)])
+        parity_features(np.full((2, 3), 0.5), [(0,)])
     with pytest.raises(ValueError, match="subsets must index the 3 columns"):
         parity_features(np.ones((2, 3)), [(3,)])
     with pytest.raises(ValueError, match=r"n must be an integer in \[1, 10\]"):
