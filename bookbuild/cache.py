@@ -1,8 +1,9 @@
 """Cache keys for chapter runs.
 
 A chapter is re-executed only when its key changes. The key hashes: the chapter source, its
-resolved parameters, the content of the ``contexture`` package (every ``.py`` file), the lock
-file, and the provenance records of the prepared datasets.
+resolved parameters, the content of the ``contexture`` modules the chapter imports, transitively
+(found by :mod:`bookbuild.deps`), the lock file, and the provenance records of the prepared
+datasets.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def chapter_key(
     lock_hash: str,
     data_hash: str,
 ) -> str:
-    """The cache key of one chapter run (a sha256 hex digest)."""
+    """The cache key of one chapter run (a hexadecimal sha256 hash)."""
     payload = {
         "source": hashlib.sha256(source).hexdigest(),
         "params": params,

@@ -16,6 +16,7 @@ import jupytext
 import nbformat
 
 from bookbuild.cache import chapter_key, tree_hash
+from bookbuild.deps import LibraryIndex, chapter_modules
 from bookbuild.params import ParameterError, ParamSpec, parse_parameters_cell, resolve_parameters
 from contexture.runtime.provenance import git_commit
 
@@ -67,6 +68,10 @@ class Chapter:
                                  f"'parameters', found {len(cells)}")
         return parse_parameters_cell(cells[0].source, chapter=self.name)
 
+    def code_cells(self) -> list[str]:
+        """The sources of the chapter's code cells."""
+        return [c.source for c in self.notebook().cells if c.cell_type == "code"]
+
 
 @dataclass
 class RunRecord:
@@ -99,19 +104,26 @@ class PreparedRun:
     chapter: Chapter
     params: dict[str, Any]
     key: str
+    modules: tuple[str, ...] = ()  # the library modules the chapter uses (in its key)
 
 
 def prepare_run(chapter: Chapter, profile: str, profile_values: dict[str, Any],
                 overrides: dict[str, Any], layout: Layout) -> PreparedRun:
-    """Validate the parameters of one chapter and compute its cache key (no execution)."""
+    """Validate the parameters of one chapter and compute its cache key (no execution).
+
+    The key covers only the library modules the chapter imports, transitively
+    (:mod:`bookbuild.deps`): editing the build tool, the tests or another chapter's companion
+    leaves it unchanged.
+    """
     params = resolve_parameters(chapter.specs(), profile, profile_values, overrides,
                                 chapter=chapter.name)
-    data_hash = tree_hash(layout.data_dir, "meta.json")
+    index = LibraryIndex(layout.library_dir)
+    modules = chapter_modules(chapter.code_cells(), index)
     key = chapter_key(chapter.path.read_bytes(), params,
-                      library_hash=tree_hash(layout.library_dir),
+                      library_hash=index.content_hash(modules),
                       lock_hash=tree_hash(layout.lock_file.parent, layout.lock_file.name),
-                      data_hash=data_hash)
-    return PreparedRun(chapter, params, key)
+                      data_hash=tree_hash(layout.data_dir, "meta.json"))
+    return PreparedRun(chapter, params, key, tuple(sorted(modules)))
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -101,9 +102,12 @@ def stage_book(layout: Layout, records: list[RunRecord], profile: str,
     config = yaml.safe_load(config_path.read_text())
     html = config.setdefault("html", {})
     html["extra_footer"] = _BUILD_INFO.format(commit=git_commit(), profile=profile)
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
     if partial:  # a build of a few chapters: links to the pages left out cannot resolve
-        sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
         sphinx_config.setdefault("suppress_warnings", []).append("myst.xref_missing")
+    if "api_reference" in (config["sphinx"].get("local_extensions") or {}):
+        # the API pages document the library beside the book sources, not an installed copy
+        sphinx_config["api_source_root"] = os.path.relpath(layout.library_dir.parent, src)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
     status = src / "status.md"

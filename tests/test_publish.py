@@ -69,7 +69,7 @@ def stage(repo: Path, profile: str = "default", *, commit: str | None = None,
 def repo(tmp_path: Path) -> Path:
     """A small project: the fixture book, a package, the lock files, tests; one commit on main."""
     repo = tmp_path / "project"
-    shutil.copytree(FIXTURE, repo / "book", ignore=shutil.ignore_patterns("params"))
+    shutil.copytree(FIXTURE, repo / "book", ignore=shutil.ignore_patterns("params", "_library"))
     (repo / "book" / "params").mkdir()
     (repo / "book" / "params" / "default.yaml").write_text("hello: {}\n")
     config = yaml.safe_load((repo / "book" / "_config.yml").read_text())

@@ -1,0 +1,1 @@
+"""One companion module per fixture chapter."""

@@ -1,0 +1,3 @@
+"""A module no chapter imports."""
+
+VALUE = 1
