@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from helpers import dirichlet_context
+from scipy.optimize import curve_fit
 from scipy.stats import spearmanr
 
 from contexture.chapters.ch07_association_tau import (
@@ -36,8 +37,6 @@ from contexture.contexts.analytic import (
     resampling_context,
 )
 from contexture.metrics import (
-    decay_rate,
-    kernel_deviation,
     lemma17_bound,
     subspace_distance,
     tau,
@@ -85,6 +84,7 @@ def test_lemma17_on_mixtures_and_pair_integral() -> None:
         assert t.trace <= t.eps
         assert abs(t.pair_integral) <= 1e-9  # the printed "pair" integral is always 0
         ratios.append(total / t.eps)
+        # consistency check of two implementations of the same trace form
         assert (t.trace, t.eps) == pytest.approx(lemma17_bound(ctx.kernel_x(), ctx.px), abs=1e-12)
     assert np.ptp(ratios) <= 1e-9  # both sides scale as eta^2
 
@@ -115,13 +115,29 @@ def test_association_measures_monotone_and_lemmas_hold() -> None:
     knn = [knn_context(X, k) for k in (2, 5, 10, 20)]
     rbf = [rbf_context(X, g) for g in (0.03, 0.3, 3.0)]
     rows = []
+    i = np.arange(1, 21, dtype=float)
+    dist = np.linalg.norm(X[:, None, :] - X[None, :, :], axis=2)
+    off = ~np.eye(n, dtype=bool)
     for ctx in knn + rbf:
         sv = ctx.svd(n - 1, solver="dense")
         prof = association_profile(ctx, sv, X, d_fit=20, d0=16)
-        assert prof.decay_rate == pytest.approx(decay_rate(sv.s[1:21] ** 2), rel=1e-12)
-        assert prof.kernel_deviation == pytest.approx(kernel_deviation(ctx.kernel_x()))
-        assert prof.lipschitz_scaled == pytest.approx(2 * prof.lipschitz)
-        assert prof.tau == pytest.approx(tau(sv.s[1:], d0=16)[0])
+        K = ctx.kernel_x()
+        K = K.toarray() if hasattr(K, "toarray") else np.asarray(K)  # KNN kernels are sparse
+        s2 = sv.s[1:] ** 2
+        # each measure against an independent computation (not the functions the profile calls)
+        lam_fit = curve_fit(lambda t, lam: np.exp(-lam * t), i, s2[:20], p0=[0.1],
+                            bounds=(0.0, np.inf))[0][0]
+        assert prof.decay_rate == pytest.approx(lam_fit, rel=1e-5)  # scipy curve_fit, 1e-5
+        assert prof.kernel_deviation == pytest.approx(np.abs(K - 1.0).sum() / n**2, rel=1e-12)
+        jump = np.abs(K[:, :, None] - K[:, None, :]).max(axis=0)  # max_z |k(z,x) - k(z,y)|
+        assert prof.lipschitz == pytest.approx((jump[off] / dist[off]).max(), rel=1e-12)
+        assert prof.lipschitz_scaled == pytest.approx(2 * prof.lipschitz)  # p = 2 features
+        nxt = s2[1:17]  # s_{d+1}^2, d = 1..16; s = 1 (disconnected KNN graph) gives tau_d = inf
+        with np.errstate(divide="ignore"):
+            first = np.where(nxt < 1.0, 1.0 / (1.0 - nxt), np.inf)
+        tau_d = first + np.cumsum(s2[:16]) / s2[:16].sum()  # Eq. (4) with beta = 1
+        assert prof.tau == pytest.approx(tau_d.min(), abs=1e-12)
+        assert prof.d_star == int(np.argmin(tau_d)) + 1
         total, eps = lemma17_bound(ctx.kernel_x())
         assert total <= eps + TOL  # Lemma 17
         t25 = lemma25_terms(sv, ctx.kernel_x(), X)
@@ -163,9 +179,10 @@ def test_tau_reference_table(lam: float, ref_tau: float, tol: float, ref_d: int)
 
 def test_tau_exponential_minimum_and_limits() -> None:
     t_min, lam, d = tau_exponential_minimum(beta=1.0, d0=512)
-    q = math.exp(-lam)
     assert d == 1
-    assert t_min == pytest.approx(1 / (1 - q**2) + (1 - q) / (1 - q**512), abs=1e-12)
+    # independent of the closed form: Eq. (4) evaluated on the explicit spectrum e^{-lam i / 2}
+    t_gen, d_gen, td_gen = tau(np.exp(-lam * np.arange(1, 514) / 2), beta=1.0, d0=512)
+    assert d_gen == 1 and t_min == pytest.approx(td_gen[0], abs=1e-12)
     assert t_min == pytest.approx(1.78861, abs=1e-5)  # derived here, 1e-5
     grid = np.logspace(-4, 2, 121)
     vals = np.array([tau_exponential(x)[0] for x in grid])
@@ -269,7 +286,12 @@ def test_ridge_probe_errors_parseval() -> None:
         w = np.linalg.solve(F[:, : d + 1].T @ F[:, : d + 1] + np.diag(reg), F[:, : d + 1].T @ y)
         direct = np.mean((F_all[:, : d + 1] @ w - F_all @ u) ** 2)
         assert err[0, j] == pytest.approx(direct, abs=1e-10)  # Parseval, 1e-10
-        assert approx[0, j] == pytest.approx(np.sum(u[d + 1 :] ** 2), abs=1e-12)
+        # approximation error = squared residual of the best fit in span(mu_0..mu_d), computed
+        # by least squares over all 2^m points (not from the coordinates)
+        f_all = F_all @ u
+        coef = np.linalg.lstsq(F_all[:, : d + 1], f_all, rcond=None)[0]
+        residual = np.mean((f_all - F_all[:, : d + 1] @ coef) ** 2)
+        assert approx[0, j] == pytest.approx(residual, abs=1e-12)
     # noiseless labels, full basis, no ridge, every cube point sampled: exact recovery
     F_full = np.vstack([F_all, F])
     err0, _ = ridge_probe_errors(F_full, F_full @ u, u, [15])
