@@ -82,6 +82,7 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_spectra.py
+	$(PY) benchmarks/bench_context_sweep.py
 
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory book/_build/html $(PORT)
