@@ -79,3 +79,26 @@ def test_paper_table_and_human_glue(tmp_path):
     assert table.rows == [["τ minimum", "1.79", "1.79", "−0.00139", "10⁻²"]]
     with pytest.raises(KeyError, match="never_recorded"):
         results.paper_table(["never_recorded"])
+
+
+def test_verify_le_asserts_an_inequality_and_records_the_excess(tmp_path):
+    results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
+    check = results.verify_le("below", [0.1, 0.4], 0.5, note="ratios ≤ 0.5")
+    assert isinstance(check, float) and abs(check - (-0.1)) < 1e-15
+    results.verify_le("scalar", 0.3, [0.5, 0.9], note="A* ≤ every error")
+    results.verify_le("slack", 1.0 + 1e-13, 1.0, slack=1e-12)
+    data = results.load(tmp_path / "ch99_demo.json")["results"]
+    assert abs(data["below"]["value"] + 0.1) < 1e-15 and data["below"]["tol"] == 0.0
+    assert data["scalar_lhs"]["value"] == 0.3 and "scalar_rhs" not in data
+    table = results.checks_table()
+    assert table.rows[0] == ["ratios ≤ 0.5", "≤ 0.5000", "max 0.4000", "excess −0.10", "0", "✓"]
+    assert table.rows[1][1:3] == ["≤ min 0.5000", "0.3000"]
+    assert table.rows[2][0] == "slack" and table.rows[2][-1] == "✓"
+    with pytest.raises(AssertionError, match="check 'above' failed: lhs exceeds rhs by 2.000e-01"):
+        results.verify_le("above", [0.1, 0.7], [0.5, 0.5])
+    with pytest.raises(AssertionError, match="check 'nan' failed"):
+        results.verify_le("nan", [0.1, float("nan")], 0.5)
+    failed = results.checks_table()
+    assert [row[-1] for row in failed.rows] == ["✗", "✗"]
+    with pytest.raises(ValueError, match="slack must be >= 0"):
+        results.verify_le("bad", 0.0, 1.0, slack=-1.0)

@@ -35,8 +35,8 @@ import numpy as np
 from contexture.runtime.formatting import fmt, fmt_tol
 from contexture.runtime.provenance import environment_summary, git_commit
 
-__all__ = ["Check", "Recorded", "Run", "Table", "start", "record", "verify", "current", "load",
-           "checks_table", "paper_table"]
+__all__ = ["Check", "Recorded", "Run", "Table", "start", "record", "verify", "verify_le",
+           "current", "load", "checks_table", "paper_table"]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -218,6 +218,49 @@ def verify(key: str, lhs: Any, rhs: Any, *, tol: float, note: str | None = None,
     return Check(err, key, tol, note)
 
 
+
+def verify_le(key: str, lhs: Any, rhs: Any, *, slack: float = 0.0,
+              note: str | None = None) -> Check:
+    """Assert ``lhs ≤ rhs + slack`` entrywise (the two sides broadcast against each other).
+
+    Records the largest excess ``max(lhs − rhs)`` under ``key`` (negative: room to spare; glued,
+    e.g. ``{glue:text}`key_h```), plus both sides as ``key_lhs`` / ``key_rhs`` when they are
+    scalars, and adds a row to the pending checks table. Raises ``AssertionError`` naming the
+    check when the inequality fails (or an excess is NaN), so that a failing claim fails the build.
+    """
+    a = np.asarray(lhs, dtype=np.float64)
+    b = np.asarray(rhs, dtype=np.float64)
+    try:
+        diff = a - b
+    except ValueError as exc:
+        raise AssertionError(f"{key}: shapes do not broadcast, {a.shape} vs {b.shape}") from exc
+    if diff.size == 0:
+        raise ValueError(f"{key}: lhs and rhs must not be empty")
+    if not slack >= 0:
+        raise ValueError(f"slack must be >= 0, got {slack!r}")
+    excess = float(np.max(diff))
+    record(key, excess, tol=slack, note=note)
+    if a.ndim == 0:
+        record(f"{key}_lhs", float(a), note=note)
+    if b.ndim == 0:
+        record(f"{key}_rhs", float(b), note=note)
+    if a.ndim == 0:
+        expected = "≤ " + (fmt(float(b), 4) if b.ndim == 0 else "min " + fmt(float(b.min()), 4))
+        computed = fmt(float(a), 4)
+    elif b.ndim == 0:
+        expected, computed = "≤ " + fmt(float(b), 4), "max " + fmt(float(a.max()), 4)
+    else:
+        expected, computed = "≤ entrywise", ""
+    passed = excess <= slack
+    current().pending_checks.append({
+        "key": key, "note": note, "gap": excess, "tol": slack, "relative": False,
+        "lhs": None, "rhs": None, "passed": passed, "kind": "le",
+        "expected": expected, "computed": computed})
+    if not passed:
+        raise AssertionError(f"check {key!r} failed: lhs exceeds rhs by {excess:.3e}, more than "
+                             f"the slack {slack:.1e}" + (f" ({note})" if note else ""))
+    return Check(excess, key, slack, note)
+
 class Table:
     """A small table for the book: HTML in a notebook, aligned text elsewhere."""
 
@@ -247,7 +290,10 @@ class Table:
 
 def checks_table(caption: str | None = None) -> Table:
     """The checks verified since the previous table, one row each: what is checked, the two
-    sides when they are numbers, the gap and the tolerance. Ends a hidden bookkeeping cell."""
+    sides when they are numbers, the gap and the tolerance. Ends a hidden bookkeeping cell.
+
+    A row of :func:`verify_le` shows the bound (``≤ rhs``), the computed side and, as its gap,
+    the largest excess ``lhs − rhs`` (negative when the inequality holds with room)."""
     run = current()
     checks, run.pending_checks = run.pending_checks, []
     if not checks:
@@ -255,9 +301,12 @@ def checks_table(caption: str | None = None) -> Table:
     rows = []
     for c in checks:
         what = c["note"] or c["key"].replace("_", " ")
-        sides = ([fmt(c["rhs"], 4), fmt(c["lhs"], 4)] if c["lhs"] is not None
-                 else ["", ""])
-        gap = fmt(c["gap"]) + (" (relative)" if c["relative"] else "")
+        if c.get("kind") == "le":
+            sides, gap = [c["expected"], c["computed"]], "excess " + fmt(c["gap"])
+        else:
+            sides = ([fmt(c["rhs"], 4), fmt(c["lhs"], 4)] if c["lhs"] is not None
+                     else ["", ""])
+            gap = fmt(c["gap"]) + (" (relative)" if c["relative"] else "")
         rows.append([what, *sides, gap, fmt_tol(c["tol"]), "✓" if c["passed"] else "✗"])
     return Table(["Check", "Expected", "Computed", "Gap", "Tolerance", ""], rows, caption,
                  css_class="results-table checks-table")
