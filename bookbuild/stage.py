@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -17,6 +19,7 @@ from contexture.runtime.provenance import environment_summary, git_commit
 __all__ = ["STATUS_MARKER", "stage_book", "build_html", "status_markdown", "staged_build_info"]
 
 STATUS_MARKER = "<!-- status-table -->"
+_SITE_PACKAGES = ("sphinx", "sphinx-book-theme", "pydata-sphinx-theme")
 # The footer of every page; ``staged_build_info`` reads it back (the publish step checks it).
 _BUILD_INFO = ('<p class="build-info">Built from commit <code>{commit}</code> '
                "with profile <code>{profile}</code>.</p>")
@@ -24,24 +27,56 @@ _BUILD_INFO_RE = re.compile(
     r"Built from commit <code>([^<]*)</code> with profile <code>([^<]*)</code>")
 
 
+def _cell(value: object) -> str:
+    """A value as inline code in a Markdown table cell (``|`` escaped, backticks fenced)."""
+    text = json.dumps(value, ensure_ascii=False).replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def status_markdown(records: list[RunRecord], profile: str) -> str:
-    """The status page's tables: one row per chapter, then the environment."""
+    """The status page's tables: one row per chapter (title, profile, cache status, runtime),
+    the parameters each chapter ran with, then the environment."""
     lines = [
         f"Built with profile **`{profile}`** at commit **`{git_commit()}`**.",
         "",
-        "| chapter | profile | status | runtime (s) | executed at (UTC) | commit |",
-        "|---|---|---|---:|---|---|",
+        "| chapter | status | runtime (s) | executed at (UTC) | commit |",
+        "|---|---|---:|---|---|",
     ]
-    for r in sorted(records, key=lambda r: r.chapter):
-        status = "✅ executed" if r.status == "executed" else "♻️ cached (unchanged)"
-        lines.append(f"| [{r.chapter}](chapters/{r.chapter}.ipynb) | `{r.profile}` | {status} | "
-                     f"{r.runtime_s:.1f} | {r.executed_at} | `{r.commit}` |")
+    ordered = sorted(records, key=lambda r: r.chapter)
+    for r in ordered:
+        status = "executed" if r.status == "executed" else "cached (unchanged)"
+        if r.profile != profile:
+            status += f", profile `{r.profile}`"
+        lines.append(f"| {{doc}}`chapters/{r.chapter}` (`{r.chapter}`) | {status} | "
+                     f"{r.runtime_s:.1f} | {r.executed_at.replace('T', ' ')} | `{r.commit}` |")
     total = sum(r.runtime_s for r in records)
-    lines += ["", f"Total execution time of the chapters: **{total:.1f} s**.", ""]
+    lines += ["", f"Total execution time of the chapters: **{total:.1f} s**.", "",
+              "## Parameters of each chapter", "",
+              "The values each chapter ran with in this build (the profile's values, and any "
+              "override given on the command line). Re-run one chapter with other values: "
+              "`make chapter CH=<file> PROFILE=<profile> PARAMS=\"-p name value\"`; "
+              "`python -m bookbuild list` prints every parameter with its allowed range.", ""]
+    for r in ordered:
+        params = {k: v for k, v in r.params.items() if k != "profile"}
+        lines += [f":::{{dropdown}} {{doc}}`chapters/{r.chapter}` (`{r.chapter}`, "
+                  f"{len(params)} parameter{'' if len(params) == 1 else 's'})", ""]
+        if params:
+            lines += ["| parameter | value |", "|---|---|"]
+            lines += [f"| `{k}` | {_cell(v)} |" for k, v in params.items()]
+        else:
+            lines.append("This chapter has no parameters besides the profile.")
+        lines += [":::", ""]
     env = environment_summary()
-    lines += ["| software | version |", "|---|---|",
+    lines += ["## Software", "", "| software | version |", "|---|---|",
               f"| Python | {env['python']} |", f"| platform | {env['platform']} |"]
-    lines += [f"| {k} | {v} |" for k, v in env["packages"].items()]  # type: ignore[union-attr]
+    packages = dict(env["packages"])  # type: ignore[call-overload]
+    for name in _SITE_PACKAGES:  # what renders the site (not in the chapters' provenance)
+        if name not in packages:
+            try:
+                packages[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+    lines += [f"| {k} | {v} |" for k, v in packages.items()]
     return "\n".join(lines) + "\n"
 
 

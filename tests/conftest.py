@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,17 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_html() -> Path:
-    """Build the whole book with the smoke profile (cached chapters are not re-executed)."""
+    """Build the whole book with the smoke profile (cached chapters are not re-executed).
+
+    ``CONTEXTURE_SMOKE_HTML=<dir>`` tests an HTML tree built beforehand instead (for example
+    ``build/check/_build/html`` from ``python -m bookbuild build --profile smoke --path-output
+    build/check``); the build itself is then not run.
+    """
+    prebuilt = os.environ.get("CONTEXTURE_SMOKE_HTML")
+    if prebuilt:
+        html = (ROOT / prebuilt).resolve()
+        assert (html / "index.html").exists(), f"CONTEXTURE_SMOKE_HTML: no index.html in {html}"
+        return html
     proc = subprocess.run(
         [sys.executable, "-m", "bookbuild", "build", "--profile", "smoke"],
         cwd=ROOT, capture_output=True, text=True,

@@ -1,8 +1,11 @@
 """The built smoke book in a real browser (Debian chromium driven by Playwright).
 
-Every page returns 200, no image is broken, every internal link resolves, math is typeset
-(MathJax output present, no raw TeX delimiters left), and no request leaves 127.0.0.1.
-Screenshots of the index and chapter 1 are kept under ``build/smoke/screenshots``.
+On every page: HTTP 200, no broken image, every internal link resolves, math is typeset and no
+raw TeX is left, every figure has a caption and real alt text, nothing is clipped, no page
+cites notes a reader cannot open, and no request leaves 127.0.0.1. On a phone (390 px) the menu
+and the contents buttons open their sidebars and no page scrolls sideways; on a desktop the
+sidebar collapses and reopens; one search field only. Screenshots (index, chapter 1, chapter 1
+on a phone and in dark mode) are kept under ``build/smoke/screenshots``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 import urllib.error
@@ -18,12 +22,72 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
+import yaml
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+CHAPTER = "chapters/ch01_contexts.html"
+# Notes a reader cannot open (the word is assembled so that this file does not contain it).
+NOTES_WORD = re.compile(r"\b" + "dig" + "est" + r"\b", re.IGNORECASE)
+# Hosts of the buttons that need a public repository (Binder, Colab, the repository and issues).
+REPOSITORY_HOSTS = ("mybinder.org", "colab.research.google.com", "github.com")
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
+
+# Text a reader sees: the article without typeset math, code and scripts. Raw TeX left there
+# means a formula was not typeset (a `$` the parser missed, a `\(` MathJax did not process).
+_PROSE_JS = """() => {
+  const root = (document.querySelector('article') || document.body).cloneNode(true);
+  root.querySelectorAll('mjx-container, mjx-assistive-mml, pre, code, kbd, samp, script, style,'
+                        + ' textarea, div.highlight').forEach(e => e.remove());
+  return root.textContent;
+}"""
+# Everything on the page a reader can see or hear: all text, code included, and the alt, title
+# and aria-label attributes (asset URLs with cache-busting query strings are not text).
+_ALL_TEXT_JS = """() => {
+  const root = document.documentElement.cloneNode(true);
+  root.querySelectorAll('script, style, link, meta').forEach(e => e.remove());
+  const attrs = [...root.querySelectorAll('[alt], [title], [aria-label]')].map(e =>
+      [e.getAttribute('alt'), e.getAttribute('title'), e.getAttribute('aria-label')].join(' '));
+  return root.textContent + ' ' + attrs.join(' ') + ' ' + document.title;
+}"""
+# Images of the article's content (Sphinx copies them to _images/; theme icons live elsewhere):
+# inside a figure or not, its caption, and the alt text.
+_FIGURES_JS = """() => [...document.querySelectorAll('article img[src*="_images/"]')].map(i => {
+  const fig = i.closest('figure');
+  const cap = fig ? fig.querySelector('figcaption') : null;
+  return {src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim(),
+          figure: !!fig, caption: cap ? cap.textContent.trim() : ''};
+})"""
+# Content of the article that sticks out of the window and is not inside a box that scrolls
+# sideways: it is cut off (by a container with hidden overflow) or widens the page.
+_CLIPPED_JS = """() => {
+  const out = [];
+  const scrolls = e => {
+    for (let p = e.parentElement; p; p = p.parentElement) {
+      const s = getComputedStyle(p).overflowX;
+      if ((s === 'auto' || s === 'scroll') && p.clientWidth > 0) return true;
+    }
+    return false;
+  };
+  for (const e of document.querySelectorAll('article *')) {
+    if (e.closest('mjx-assistive-mml, .visually-hidden, .sr-only')) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && r.right > innerWidth + 1 && !scrolls(e)) {
+      out.push(`${e.tagName.toLowerCase()}.${e.className} (right edge ${Math.round(r.right)} px)`);
+    }
+  }
+  return out.slice(0, 5);
+}"""
+# Visible search fields (the search dialog itself is hidden until it is opened).
+_SEARCH_FIELDS_JS = """() => [...document.querySelectorAll(
+    'form.bd-search, .search-button-field, input[type=search]')]
+  .filter(e => !e.closest('.search-button__wrapper') && e.offsetParent !== null
+               && getComputedStyle(e).visibility !== 'hidden')
+  .map(e => e.className || e.tagName)"""
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -31,10 +95,15 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # a page left before it finished loading
+        pass
+
+
 @pytest.fixture(scope="module")
 def server(smoke_html: Path):
     handler = functools.partial(_Quiet, directory=str(smoke_html))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -55,6 +124,13 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def shots(smoke_html: Path) -> Path:
+    folder = smoke_html.parents[1] / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def _pages(html: Path) -> list[str]:
     return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
                   if not p.relative_to(html).parts[0].startswith("_"))
@@ -68,79 +144,241 @@ def _status(url: str) -> int:
         return e.code
 
 
-def test_pages_links_images_math_and_no_external_requests(smoke_html, server, browser):
-    pages = _pages(smoke_html)
-    assert "index.html" in pages and "chapters/ch01_contexts.html" in pages
-    external: list[str] = []
-    checked: dict[str, int] = {}
-    shots = smoke_html.parents[1] / "screenshots"
-    shots.mkdir(exist_ok=True)
-    context = browser.new_context()
+def _context(browser, external: list[str] | None = None, **options):
+    """A browser context that lets no request leave 127.0.0.1 (blocked ones go to ``external``).
+
+    The generous timeout is for waiting on a loaded shared machine, not a performance limit.
+    """
+    context = browser.new_context(**options)
+    context.set_default_timeout(120_000)
+    blocked = external if external is not None else []
 
     def guard(route):
         host = urlparse(route.request.url).hostname
         if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
             route.continue_()
         else:
-            external.append(route.request.url)
+            blocked.append(route.request.url)
             route.abort()
 
     context.route("**/*", guard)
+    return context
+
+
+def _open(page, url: str):
+    """Load ``url`` and wait until its math is typeset; return the response."""
+    response = page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    if page.locator(".math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup"
+                               " && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+    return response
+
+
+def _in_view(page, selector: str) -> bool:
+    """Whether the first element matching ``selector`` is shown inside the window."""
+    box = page.locator(selector).first.bounding_box()
+    width = page.evaluate("() => innerWidth")
+    return (page.locator(selector).first.is_visible() and box is not None
+            and box["width"] > 0 and box["x"] >= -1 and box["x"] + box["width"] <= width + 1)
+
+
+def _click_visible(page, selector: str) -> None:
+    buttons = page.locator(selector)
+    visible = [buttons.nth(i) for i in range(buttons.count()) if buttons.nth(i).is_visible()]
+    assert visible, f"no visible {selector!r} button"
+    visible[0].click()
+    page.wait_for_timeout(500)  # let the slide-in transition finish before measuring
+
+
+def _repository_url(root: Path) -> str:
+    config = yaml.safe_load((root / "book" / "_config.yml").read_text())
+    return str((config.get("repository") or {}).get("url") or "")
+
+
+def _figure_problems(figures: list[dict]) -> list[str]:
+    problems = []
+    for f in figures:
+        name = f["src"].rsplit("/", 1)[-1]
+        if not f["figure"]:
+            problems.append(f"{name}: an image outside a numbered, captioned figure")
+        elif not f["caption"]:
+            problems.append(f"{name}: figure without a caption")
+        # Sphinx fills a missing alt with the image's own path, which describes nothing.
+        if not f["alt"] or f["alt"] == f["src"] or re.search(r"\.(png|jpe?g|svg|gif)$", f["alt"]):
+            problems.append(f"{name}: no alt text (alt={f['alt']!r})")
+    return problems
+
+
+def test_pages_links_images_math_and_no_external_requests(smoke_html, server, browser, shots,
+                                                          root):
+    pages = _pages(smoke_html)
+    assert "index.html" in pages and CHAPTER in pages
+    placeholders = not _repository_url(root)
+    external: list[str] = []
+    checked: dict[str, int] = {}
+    failures: list[str] = []
+    context = _context(browser, external, viewport=DESKTOP)
     page = context.new_page()
     typeset_pages = 0
     for rel in pages:
         url = urljoin(server, rel)
-        response = page.goto(url, wait_until="load")
+        response = _open(page, url)
         assert response is not None and response.status == 200, f"{rel}: HTTP {response}"
-        page.wait_for_load_state("networkidle")
         assert page.locator("p.build-info code").count() >= 1, f"{rel}: no commit in the footer"
         broken = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))"
                    ".map(i => i.src)")
         assert not broken, f"{rel}: broken images {broken}"
         if page.locator(".math").count():
-            page.wait_for_function("() => window.MathJax && MathJax.startup"
-                                   " && MathJax.startup.promise", timeout=30000)
-            page.evaluate("() => MathJax.startup.promise")
             assert page.locator("mjx-container").count() > 0, f"{rel}: math not typeset"
-            text = page.inner_text("article")
-            for raw in ("\\(", "\\[", "$$"):
-                assert raw not in text, f"{rel}: raw TeX {raw!r} left in the page"
             typeset_pages += 1
+        prose = page.evaluate(_PROSE_JS)
+        for raw in ("$", "\\(", "\\[", "\\begin{"):
+            if raw in prose:
+                at = prose.index(raw)
+                failures.append(f"{rel}: raw TeX {raw!r} left in the text: "
+                                f"{' '.join(prose[max(0, at - 60):at + 40].split())!r}")
+        if NOTES_WORD.search(page.evaluate(_ALL_TEXT_JS)):
+            failures.append(f"{rel}: the page cites notes a reader cannot open")
+        failures += [f"{rel}: {p}" for p in _figure_problems(page.evaluate(_FIGURES_JS))]
+        failures += [f"{rel}: clipped at {DESKTOP['width']} px: {c}"
+                     for c in page.evaluate(_CLIPPED_JS)]
         hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
+        if placeholders:  # no repository yet: no button may lead to a dead or placeholder page
+            dead = sorted({h for h in hrefs if urlparse(h).hostname in REPOSITORY_HOSTS})
+            if dead:
+                failures.append(f"{rel}: links that need a public repository: {dead[:3]}")
         for href in hrefs:
             target, _ = urldefrag(href)
             if not target.startswith(server) or target in checked:
                 continue
             checked[target] = _status(target)
             assert checked[target] == 200, f"{rel}: broken internal link {href}"
-        if rel in ("index.html", "chapters/ch01_contexts.html"):
+        if rel in ("index.html", CHAPTER):
             page.screenshot(path=str(shots / rel.replace("/", "_").replace(".html", ".png")),
                             full_page=True)
     context.close()
     assert typeset_pages >= 1, "no page with typeset math was found"
     assert not external, f"requests left the machine: {sorted(set(external))[:10]}"
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures)
     assert (shots / "index.png").exists() and (shots / "chapters_ch01_contexts.png").exists()
 
 
-def test_chapter_one_shows_theorem_box_figure_and_glued_number(smoke_html):
+def test_phone_menu_contents_and_no_sideways_scrolling(smoke_html, server, browser, shots):
+    context = _context(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    _open(page, urljoin(server, CHAPTER))
+    sidebar, contents = ".bd-sidebar-primary", ".bd-sidebar-secondary"
+    assert not _in_view(page, sidebar), "the menu is open before it is asked for"
+    page.screenshot(path=str(shots / "chapters_ch01_contexts_390px.png"), full_page=False)
+
+    _click_visible(page, ".primary-toggle")
+    assert _in_view(page, sidebar), "the menu button does not open the chapter list"
+    links = page.locator(f"{sidebar} nav a")
+    shown = [links.nth(i).inner_text().strip() for i in range(links.count())
+             if links.nth(i).is_visible()]
+    numbered = [t for t in shown if re.match(r"[1-7]\. \S", t)]
+    assert len(numbered) == 7, f"the menu does not list chapters 1-7, numbered: {shown}"
+    page.screenshot(path=str(shots / "chapters_ch01_contexts_390px_menu.png"))
+    # a tap on the shaded page beside the open menu closes it
+    page.locator("label.overlay-primary").click(position={"x": PHONE["width"] - 20, "y": 400})
+    page.wait_for_timeout(500)
+    assert not _in_view(page, sidebar), "a tap beside the menu does not close it"
+
+    _click_visible(page, ".secondary-toggle")
+    assert _in_view(page, contents), "the contents button does not open the page's contents"
+    assert page.locator(f"{contents} a.nav-link").first.is_visible()
+    assert len(page.evaluate(_SEARCH_FIELDS_JS)) <= 1, "more than one search field"
+    context.close()
+
+    context = _context(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    wide: list[str] = []
+    for rel in _pages(smoke_html):
+        _open(page, urljoin(server, rel))
+        scroll, width = page.evaluate(
+            "() => [document.documentElement.scrollWidth, innerWidth]")
+        if scroll > width:
+            wide.append(f"{rel}: the page is {scroll} px wide in a {width} px window")
+        wide += [f"{rel}: clipped at {PHONE['width']} px: {c}" for c in page.evaluate(_CLIPPED_JS)]
+    context.close()
+    assert not wide, "sideways scrolling or clipped content on a phone:\n" + "\n".join(wide)
+
+
+def test_desktop_sidebar_collapses_and_reopens_one_search_field(server, browser, shots):
+    context = _context(browser, viewport=DESKTOP)
+    page = context.new_page()
+    _open(page, urljoin(server, CHAPTER))
+    sidebar = ".bd-sidebar-primary"
+    assert _in_view(page, sidebar), "the sidebar is not shown on a desktop"
+    fields = page.evaluate(_SEARCH_FIELDS_JS)
+    assert len(fields) == 1, f"expected one search field, found {fields}"
+    _click_visible(page, ".primary-toggle")
+    assert not _in_view(page, sidebar), "the sidebar button does not collapse the sidebar"
+    _click_visible(page, ".primary-toggle")
+    assert _in_view(page, sidebar), "the sidebar button does not reopen the sidebar"
+    context.close()
+
+    context = _context(browser, viewport=DESKTOP, color_scheme="dark")
+    page = context.new_page()
+    _open(page, urljoin(server, CHAPTER))
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    page.screenshot(path=str(shots / "chapters_ch01_contexts_dark.png"), full_page=False)
+    context.close()
+    assert (shots / "chapters_ch01_contexts_dark.png").exists()
+
+
+def test_chapter_one_shows_theorem_box_figure_and_glued_number(smoke_html, root):
     page = (smoke_html / "chapters" / "ch01_contexts.html").read_text()
     assert 'class="proof' in page or "theorem" in page
     assert "Lemma 4" in page
     assert "<img" in page
     assert "Parameters used" in page
     assert "pasted-text" in page, "glued numbers are rendered with {glue:text}"
-    assert "launch-buttons" in page or "colab" in page.lower(), "launch buttons are configured"
     assert 'href="../_sources/chapters/ch01_contexts.ipynb"' in page, "download of the notebook"
+    if _repository_url(root):  # launch buttons only once there is a repository to launch from
+        assert "mybinder.org" in page and "colab.research.google.com" in page
 
 
-def test_no_machine_paths_in_the_built_book(smoke_html):
+def _title(source: Path) -> str:
+    """The first level-1 heading of a chapter source (after its jupytext front matter)."""
+    return next(line[2:].strip() for line in source.read_text().split("\n---", 1)[-1].splitlines()
+                if line.startswith("# "))
+
+
+def test_intro_is_a_map_and_status_shows_titles_and_parameters(smoke_html, root):
+    page = (smoke_html / "intro.html").read_text()
+    for chapter in ("ch01_contexts", "ch02_supervised", "ch03_self_supervised", "ch04_manifold",
+                    "ch05_optimality", "ch06_scaling", "ch07_association_tau", "datasets"):
+        assert f'href="chapters/{chapter}.html' in page, f"the introduction does not link {chapter}"
+    for remark in ("ch02-caveat-thm-7", "ch03-rem-cor9", "ch03-rem-thm10-slips",
+                   "ch04-rem-thm12-caveat", "ch05-rem-def13", "ch05-rem-thm14", "ch05-rem-prop20",
+                   "ch05-rem-thm24"):
+        assert f"#{remark}" in page, f"the table of failures does not link {remark}"
+    assert 'href="https://arxiv.org/abs/2505.01557"' in page
+    assert 'href="https://arxiv.org/abs/2505.01557"' in (smoke_html / "references.html").read_text()
+
+    status = (smoke_html / "status.html").read_text()
+    smoke = yaml.safe_load((root / "book" / "params" / "smoke.yaml").read_text())["chapters"]
+    for chapter, overrides in smoke.items():
+        if not (smoke_html / "chapters" / f"{chapter}.html").exists():
+            continue
+        title = _title(root / "book" / "chapters" / f"{chapter}.md")
+        assert title in status, f"the status page does not show the title {title!r}"
+        for name in overrides or {}:
+            assert f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{name}" \
+                   f"</span></code>" in status, f"status page: no parameter {name} of {chapter}"
+
+
+def test_no_machine_paths_in_the_built_book(smoke_html, root):
     # Neither the pages nor the downloadable notebooks may show where the book was built.
-    root = str(smoke_html.parents[3].resolve())
+    project = str(root.resolve())
     offenders = []
     for path in sorted(smoke_html.rglob("*")):
         if path.is_file() and path.suffix in {".html", ".ipynb", ".txt", ".md", ".json"}:
             text = path.read_text(errors="replace")
-            if root in text or "site-packages" in text:
+            if project in text or "site-packages" in text:
                 offenders.append(str(path.relative_to(smoke_html)))
     assert not offenders, f"machine paths in: {offenders[:10]}"
