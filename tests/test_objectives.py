@@ -87,10 +87,17 @@ def test_lora_closed_form_and_density_ratio(ctx):
     assert best == pytest.approx(-np.sum(s[:D] ** 2), abs=TOL)
     phi, psi = mu[:, :D] * s[:D], nu[:, :D]
     assert float(ob.lora_loss(t(phi), t(psi), J)) == pytest.approx(best, abs=TOL)
-    # optimum Phi Psi^T is the rank-d truncation of P+/(P_X P_A) (Lemma 4)
-    ratio = J / np.outer(J.sum(1), J.sum(0))
-    trunc = (mu[:, :D] * s[:D]) @ nu[:, :D].T
-    np.testing.assert_allclose(phi @ psi.T, trunc, atol=1e-12)
+    # optimum Phi Psi^T is the best rank-d approximation of the density ratio R = P+/(P_X P_A)
+    # in L^2(P_X x P_A) (Eckart-Young with Lemma 4). Computed independently of the SVD that
+    # gave mu, nu: project R~ = diag(sqrt px) R diag(sqrt pa) onto the top-d eigenvectors of
+    # R~^T R~ (numpy.linalg.eigh), then undo the weights.
+    px, pa = J.sum(1), J.sum(0)
+    ratio = J / np.outer(px, pa)
+    weighted = np.sqrt(px)[:, None] * ratio * np.sqrt(pa)[None, :]
+    _, V = np.linalg.eigh(weighted.T @ weighted)
+    top = V[:, -D:]
+    best_rank_d = (weighted @ top @ top.T) / np.sqrt(px)[:, None] / np.sqrt(pa)[None, :]
+    np.testing.assert_allclose(phi @ psi.T, best_rank_d, atol=1e-10)
     full = (mu * s) @ nu.T
     np.testing.assert_allclose(full, ratio, rtol=1e-10)
     rng = np.random.default_rng(3)
@@ -293,3 +300,34 @@ def test_validation_messages(ctx):
         ob.spectral_contrastive_loss_batch(psi, psi[:4])
     with pytest.raises(ValueError, match="ridge must be"):
         ob.supervised_risk(t(mu[:, :D]), J, ridge=-1.0)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_balanced_risk_equals_weighted_least_squares_imbalanced(bias):
+    """``balanced_risk`` against plain weighted least squares (numpy lstsq), imbalanced classes.
+
+    Independent of the library's closed-form head: one row per pair ``(x, a)`` with weight
+    ``J[x, a] / sqrt(P_A(a))``, features ``[phi(x), 1]`` (``phi(x)`` alone without a bias) and
+    one-hot target ``e_a``; the rows are scaled by the square root of their weight and solved by
+    ``np.linalg.lstsq``. The Theorem-7 counterexample of chapter ``ch02_supervised`` rests on this
+    risk. Tolerance 1e-10.
+    """
+    rng = np.random.default_rng(11)
+    n, classes, d = 10, 4, 2
+    cond = rng.dirichlet(4 * np.array([0.55, 0.25, 0.15, 0.05]), size=n)
+    px = rng.dirichlet(np.ones(n))
+    J = px[:, None] * cond
+    pa = J.sum(0)
+    assert pa.max() / pa.min() > 3                     # the classes are clearly imbalanced
+    phi = rng.normal(size=(n, d))
+    xs, as_ = np.divmod(np.arange(n * classes), classes)
+    w = J[xs, as_] / np.sqrt(pa[as_])
+    feats = phi[xs] if not bias else np.column_stack([phi[xs], np.ones(xs.size)])
+    target = np.eye(classes)[as_]
+    coef = np.linalg.lstsq(np.sqrt(w)[:, None] * feats, np.sqrt(w)[:, None] * target,
+                           rcond=None)[0]
+    expected = float((w[:, None] * (feats @ coef - target) ** 2).sum())
+    got = float(ob.balanced_risk(t(phi), J, bias=bias))
+    assert got == pytest.approx(expected, abs=TOL)
+    # the weight matters: the unweighted risk is a different number here
+    assert abs(float(ob.supervised_risk(t(phi), J, bias=bias)) - got) > 1e-3

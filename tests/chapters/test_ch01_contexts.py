@@ -1,7 +1,8 @@
 """Tests for contexture.chapters.ch01_contexts and the closed-form checks of chapter ch01_contexts.
 
-Mirrors every check the chapter asserts (Definition 5 finite analogy, Gaussian noise, hypercube
-masking / resampling, translation on a cycle, symmetric label noise, KNN dense vs sparse).
+Mirrors every check the chapter asserts (the trivial pair without the SVD, Definition 5 finite
+analogy, Gaussian noise, hypercube masking / resampling, translation on a cycle, symmetric label
+noise, KNN dense vs sparse).
 Tolerances: 1e-9 on singular values, 1e-8 rad on principal angles, 1e-8 dense vs sparse.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg
 from helpers import dirichlet_context
 
 from contexture.base.linalg import weighted_eigh
@@ -35,6 +37,22 @@ from contexture.metrics import principal_angles
 
 SV_TOL = 1e-9
 ANGLE_TOL = 1e-8
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_trivial_pair_without_the_svd(seed: int) -> None:
+    """T 1 = 1 and T* 1 = 1 on the matrices, and scipy's eigh of the symmetrised kernel
+    operators D^1/2 k D^1/2 has top eigenvalue 1 with a constant eigenfunction (1e-9)."""
+    ctx = dirichlet_context(12, 9, seed, random_px=True)
+    T, T_star = ctx.expectation_operator(), ctx.adjoint_operator()
+    np.testing.assert_allclose(T @ np.ones(9), np.ones(12), atol=1e-12)
+    np.testing.assert_allclose(T_star @ np.ones(12), np.ones(9), atol=1e-12)
+    for kernel, p in ((ctx.kernel_x(), ctx.px), (ctx.kernel_a(), ctx.pa)):
+        w, V = scipy.linalg.eigh(np.sqrt(p)[:, None] * kernel * np.sqrt(p)[None, :])
+        assert w[-1] - w[-2] > 1e-6
+        f = V[:, -1] / np.sqrt(p)
+        np.testing.assert_allclose(w[-1], 1.0, atol=1e-9)
+        np.testing.assert_allclose(f * np.sign(f.sum()), np.ones(p.size), atol=1e-9)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -65,7 +65,10 @@ def test_lemma18_operator(imb):
 def test_theorem6_minimum_and_span(imb):
     J, d = np.asarray(imb.joint), 2
     opt = supervised_optimum(J, d)
-    assert opt.value == pytest.approx(1.0 - opt.eigenvalues[:d].sum(), abs=TOL)
+    # independent: eigenvalues of the matrix T diag(P_A) T* built from the operators (numpy)
+    TLT = imb.expectation_operator() @ np.diag(imb.pa) @ imb.adjoint_operator()
+    lam = np.sort(np.linalg.eigvals(TLT).real)[::-1]
+    assert opt.value == pytest.approx(1.0 - lam[:d].sum(), abs=TOL)
     assert float(supervised_risk(t(opt.phi), J, bias=False)) == pytest.approx(opt.value, abs=TOL)
     rng = np.random.default_rng(1)
     mix = rng.normal(size=(d, d)) + 3 * np.eye(d)
@@ -196,13 +199,20 @@ def test_neural_collapse_spans():
     opt_b = supervised_optimum(J, C - 1, bias=True)
     assert span_angles(opt_b.phi, etf, px, modulo_constants=True).max() <= ANGLE
     assert float(supervised_risk(t(opt_b.phi), J, bias=True)) == pytest.approx(0.0, abs=TOL)
-    means = np.array([etf[y == c].mean(0) for c in range(C)])
-    cos = means @ means.T / np.outer(*(2 * [np.linalg.norm(means, axis=1)]))
-    assert np.abs(cos[~np.eye(C, dtype=bool)] + 1 / (C - 1)).max() <= TOL
     fit = fit_lookup(lambda F: supervised_risk(F, t(J), bias=True), 12, C - 1, etf, px,
                      modulo_constants=True, steps=600, lr=0.1, seed=1)
     assert fit.angles.max() <= GD_ANGLE
     assert fit.risk == pytest.approx(0.0, abs=GD_RISK)
+
+
+def test_consistency_etf_class_means_have_cosine_minus_one_over_c_minus_one():
+    """Consistency check of the ETF that ``class_indicators(centred=True)`` builds."""
+    C = 4
+    y = np.repeat(np.arange(C), 3)
+    etf = class_indicators(y, centred=True)
+    means = np.array([etf[y == c].mean(0) for c in range(C)])
+    cos = means @ means.T / np.outer(*(2 * [np.linalg.norm(means, axis=1)]))
+    assert np.abs(cos[~np.eye(C, dtype=bool)] + 1 / (C - 1)).max() <= TOL
 
 
 def test_seli_kernel_and_largest_classes():
@@ -233,9 +243,13 @@ def test_theorem8_regression(bias):
     k = supervised_kernel(J, Y, bias=bias)
     assert np.abs(TLT - k * px[None, :]).max() <= TOL
     opt = supervised_optimum(J, d, Y, bias=bias)
-    assert opt.second_moment == pytest.approx(float(pa @ (Ym**2).sum(1)), abs=TOL)
+    # independent: E||A||^2 summed over the joint, minus ||E A||^2 for the centred targets
+    second = float(np.einsum("xa,ak,ak->", J, Y, Y)) - (float(np.sum((pa @ Y) ** 2)) if bias
+                                                         else 0.0)
+    lam = np.sort(np.linalg.eigvals(TLT).real)[::-1]     # eigenvalues of the operator matrix
+    assert opt.second_moment == pytest.approx(second, abs=TOL)
     assert float(supervised_risk(t(opt.phi), J, Y, bias=bias)) == pytest.approx(
-        opt.second_moment - opt.eigenvalues[:d].sum(), abs=TOL)
+        second - lam[:d].sum(), abs=TOL)
     if bias:
         assert abs(px @ k @ px) <= TOL                    # centred kernel integrates to 0
         assert np.abs(px @ opt.phi).max() <= TOL          # so its eigenfunctions are centred
@@ -246,8 +260,13 @@ def test_theorem8_regression(bias):
 
 
 def test_theorem8_contains_theorem6(imb):
+    """One-hot targets give Lemma 18's kernel sum_a P(a|x) P(a|x'), computed directly."""
     J = np.asarray(imb.joint)
-    assert np.abs(supervised_kernel(J, np.eye(J.shape[1])) - supervised_kernel(J)).max() <= TOL
+    cond = J / J.sum(1, keepdims=True)
+    direct = np.array([[sum(cond[i, a] * cond[j, a] for a in range(J.shape[1]))
+                        for j in range(J.shape[0])] for i in range(J.shape[0])])
+    assert np.abs(supervised_kernel(J, np.eye(J.shape[1])) - direct).max() <= TOL
+    assert np.abs(supervised_kernel(J) - direct).max() <= TOL
 
 
 # ------------------------------------------------------------------------ validation

@@ -119,7 +119,21 @@ def test_corollary9_converse_modulo_kernel(ctx: FiniteContext, sv) -> None:
 
 # ------------------------------------------------------------------------------- Theorem 10
 
+def positive_pair_term(ctx: FiniteContext, psi: np.ndarray) -> float:
+    """E<Psi~(A), Psi~(A+)> summed over the law of a positive pair (A, A+), Q = P^T diag(px) P.
+
+    Independent of :func:`theorem10_terms`, which computes the same quantity as ||T Psi~||^2.
+    """
+    P = np.asarray(ctx.conditional)
+    Q = P.T @ (ctx.px[:, None] * P)
+    pc = psi - ctx.pa @ psi
+    return float(np.sum(Q * (pc @ pc.T)))
+
+
 def test_theorem10_identities(ctx: FiniteContext, joint: np.ndarray) -> None:
+    # Each identity of the proof is checked between two independent computations: the torch
+    # losses (from the joint law), the coordinates C in the basis of right_basis, and the
+    # pair law Q of (A, A+).
     rng = np.random.default_rng(4)
     printed = []
     for _ in range(5):
@@ -131,12 +145,15 @@ def test_theorem10_identities(ctx: FiniteContext, joint: np.ndarray) -> None:
         assert t.lc_printed == pytest.approx(2.0 * lc, abs=TOL)  # the dropped factor 1/2
         assert t.negative == pytest.approx(float(np.sum(t.B**2)), abs=TOL)
         assert t.positive == pytest.approx(float(t.s2 @ np.diag(t.B)), abs=TOL)
+        assert t.positive == pytest.approx(positive_pair_term(ctx, psi), abs=TOL)
         raw = float(non_contrastive_loss(torch.tensor(psi), joint, whiten_psi=False))
         assert t.sq_distance == pytest.approx(raw, abs=TOL)
         pw = whiten(torch.tensor(psi), ctx.pa.copy()).numpy()
-        tw = theorem10_terms(ctx, pw)
-        assert tw.sq_distance + 2.0 * tw.positive == pytest.approx(2.0 * D, abs=TOL)
-        printed.append(tw.sq_distance + tw.positive)
+        # on the constraint set L_N + 2 E<Psi~(A), Psi~(A+)> = 2d (not L_N + E<...>, as printed)
+        ln = float(non_contrastive_loss(torch.tensor(pw), joint, whiten_psi=False))
+        positive = positive_pair_term(ctx, pw)
+        assert ln + 2.0 * positive == pytest.approx(2.0 * D, abs=TOL)
+        printed.append(ln + positive)
     assert np.ptp(printed) > 1e-3  # "differs by the constant 2d" is a factor-2 slip
 
 
@@ -396,6 +413,13 @@ def test_pair_sampler_frequencies(ctx: FiniteContext) -> None:
 
 
 def test_mlp_on_sampled_knn_pairs() -> None:
+    """Training on sampled pairs improves the encoder, measured before and after.
+
+    A random MLP is already fairly aligned with the smoothest singular functions (CCA 0.967
+    here), so an absolute threshold would pass untrained. Measured: the misalignment 1 - CCA
+    falls from 0.033 to 0.0046 (7x; at least 5.9x over 3 samples x 2 initialisations) and the
+    exact population L_N gap of the view table from 0.126 to 0.038 (3.3x; at least 3.3x).
+    """
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(150, 2)) * np.array([1.5, 1.0])
     knn = knn_context(X, 20)
@@ -407,11 +431,18 @@ def test_mlp_on_sampled_knn_pairs() -> None:
         _, a, ap = sampler(256)
         return non_contrastive_loss_batch(enc(xt[a]), enc(xt[ap]))
 
-    h = train(lambda: MLP(2, 32, 2, 2), loss, None, 200, lr=3e-3, seed=0, progress=False)
-    with torch.no_grad():
-        psi = h.encoder(xt).double().numpy()
-    phi = average_encoder(knn, psi)
-    assert cca_alignment(phi, sys_.mu[:, 1:], knn.px) > 0.9
+    def measure(enc: nn.Module, _: int) -> dict[str, float]:
+        psi = enc(xt).double().numpy()
+        return {"cca": cca_alignment(average_encoder(knn, psi), sys_.mu[:, 1:], knn.px),
+                "gap": non_contrastive_gap(knn, psi)}  # exact L_N excess, not sampled
+
+    h = train(lambda: MLP(2, 32, 2, 2), loss, None, 200, lr=3e-3, seed=0, progress=False,
+              callback=measure, callback_every=200)
+    (k0, before), (k1, after) = h.records[0], h.records[-1]
+    assert (k0, k1) == (0, 200)
+    assert 1.0 - after["cca"] < (1.0 - before["cca"]) / 4  # misalignment shrinks >= 4x
+    assert after["gap"] < before["gap"] / 2  # the population L_N gap at least halves
+    assert after["cca"] > 0.98
 
 
 # ---------------------------------------------------------------------------------- errors

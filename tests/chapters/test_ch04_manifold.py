@@ -68,6 +68,7 @@ def graph():
 # -- graph context and the walk operator (Sec. 3.3) --------------------------------------------
 
 def test_graph_context_marginals(graph):
+    # consistency check: graph_context implements the definitions of Sec. 3.3
     W, ctx, _ = graph
     deg = W.sum(1)
     np.testing.assert_allclose(ctx.px, deg / deg.sum(), atol=TOL)
@@ -101,7 +102,13 @@ def test_theorem12_identity_shift_and_minimum(graph):
         assert abs(eq3(f + rng.normal(size=D), W, whiten_phi=False) - value) <= TOL
         assert value >= m - TOL
     assert abs(eq3(phi_star, W) - m) <= TOL
+    # consistency check: the library's formula d - sum lambda_i agrees with the companion's
     assert abs(laplacian_eigenmaps_minimum(spec.eigenvalues, D) - m) <= TOL
+    # independent: the nontrivial eigenvalues of D^{-1/2} W D^{-1/2} (similar to T), by eigvalsh
+    deg = W.sum(1)
+    lam = np.sort(np.linalg.eigvalsh(W / np.sqrt(np.outer(deg, deg))))[::-1]
+    assert abs(lam[0] - 1.0) <= TOL
+    assert abs((D - lam[1:D + 1].sum()) - m) <= TOL
 
 
 def test_gd_finds_top_algebraic_eigenspace_not_contexture(graph):
@@ -279,7 +286,14 @@ def test_samples_are_deterministic():
     b, tb = noisy_circle(50, 0.1, 7)
     assert np.array_equal(a, b) and np.array_equal(ta, tb)
     x, t = swiss_roll(50, 0.0, 3)
-    np.testing.assert_allclose(x[:, 0], t * np.cos(t))
+    # without noise the points lie on the Archimedean spiral r = angle (in the x-z plane),
+    # t is the angle along it, t in [1.5 pi, 4.5 pi], and the height is in [0, 21]
+    r = np.hypot(x[:, 0], x[:, 2])
+    np.testing.assert_allclose(r, t, atol=1e-12)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (np.arctan2(x[:, 2], x[:, 0]) - t))), 0.0,
+                               atol=1e-12)
+    assert np.all((t >= 1.5 * np.pi) & (t <= 4.5 * np.pi))
+    assert np.all((x[:, 1] >= 0.0) & (x[:, 1] <= 21.0))
     W = random_graph_weights(8, 0.0, 0)
     assert np.count_nonzero(np.triu(W)) == 7  # a spanning tree
     assert walk_spectrum(W).eigenvalues[-1] == pytest.approx(-1.0)  # trees are bipartite

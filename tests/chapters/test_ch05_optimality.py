@@ -226,6 +226,32 @@ def test_thm16_random_encoders_are_worse_and_converse() -> None:
         assert cv.task_error >= a - 1e-9
 
 
+
+def test_thm16_only_if_fails_for_a_tilted_encoder() -> None:
+    # derived in the chapter: keep mu_1..mu_(d-1), tilt mu_d towards mu_K by theta. Within the
+    # bound (eq-ch05-tilt) on sin^2(theta) the exact worst case is A* (1e-8), although the encoder
+    # does not learn the contexture; beyond the bound it is strictly worse; d = 1 has no room.
+    s = _rbf_spectrum()
+    K = s.size
+    lo, hi = thm16_eps_range(s)
+    for d in (2, 3):
+        s1, sd, sn, sk = s[0], s[d - 1], s[d], s[-1]
+        bound = (s1**2 - sd**2) * (sn**2 - sk**2) / ((s1**2 - sn**2) * (sd**2 - sk**2))
+        assert 0 < bound < 1
+        for eps in np.linspace(lo, hi, 3)[1:]:
+            a = worst_case_error(s, d, eps)
+            for frac, optimal in ((0.5, True), (0.99, True), (1.5, False)):
+                theta = np.arcsin(np.sqrt(min(frac * bound, 1.0)))
+                enc = np.eye(K)[:, :d]
+                enc[:, d - 1] *= np.cos(theta)
+                enc[K - 1, d - 1] = np.sin(theta)
+                assert principal_angles(enc, np.eye(K)[:, :d]).max() == pytest.approx(theta)
+                err = worst_case_error_exact(enc, s, eps).error
+                if optimal:
+                    assert err == pytest.approx(a, abs=1e-8)
+                else:
+                    assert err > a + 1e-6
+
 def test_encoder_at_angle_has_equal_principal_angles() -> None:
     # all principal angles = theta (1e-10); theta = 0 gives the top-d worst case exactly.
     for theta in (0.0, 0.3, 1.2, np.pi / 2):

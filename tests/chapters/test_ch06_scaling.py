@@ -181,8 +181,8 @@ def test_fourier_classes_obey_the_proposition_and_theorem_16() -> None:
 
 
 def test_worst_case_error_is_not_monotone_in_capacity() -> None:
-    # The chapter's remark: with seed 0 and sigma = 2, going from 5 to 6 Fourier features raises
-    # the ratio trace but also the worst-case error (by more than 1e-6).
+    # A random-feature instance (the chapter counts such steps): with seed 0 and sigma = 2, going
+    # from 5 to 6 Fourier features raises the ratio trace but also the worst-case error (> 1e-6).
     s = _closed_form(k=120)
     eps = thm16_eps(s, 0.5)
     U, _, _ = fourier_feature_coordinates(random_fourier_features(6, seed=0,
@@ -191,6 +191,25 @@ def test_worst_case_error_is_not_monotone_in_capacity() -> None:
     assert c.ratio_trace[1] > c.ratio_trace[0]
     assert c.error[1] - c.error[0] > 1e-6
 
+
+
+def test_nested_classes_where_one_more_feature_raises_the_error() -> None:
+    # the chapter's deterministic example: H_1 = span{mu_1..mu_(d-1), mu_d + a mu_K} and
+    # H_2 = H_1 + span{mu_(d+1)} with a^2 = 1.1 (s_d^2 / s_(d+1)^2 - 1): the class optimum swaps
+    # v for mu_(d+1), the ratio trace rises and so does the worst-case error (by > 1e-6); for
+    # rho = 0.8 the optimum of H_1 is still optimal (Theorem 16's "only if" fails), to 1e-8.
+    k = 120
+    s = _closed_form(k=k)
+    eps = thm16_eps(s, 0.5)
+    for d in (1, 2, 3):
+        a = np.sqrt(1.1 * (s[d - 1] ** 2 / s[d] ** 2 - 1))
+        H = np.eye(k + 1)[:, : d + 1].copy()
+        H[k - 1, d - 1] = a
+        c = scaling_curve(H, [d, d + 1], s, d, eps)
+        assert c.ratio_trace[1] > c.ratio_trace[0]
+        assert c.error[1] - c.error[0] > 1e-6
+        if d >= 2:
+            assert c.error[0] == pytest.approx(worst_case_error(s, d, eps), abs=1e-8)
 
 def test_class_optimum_is_invariant_under_invertible_maps_and_coefficients_are_consistent() -> None:
     rng = np.random.default_rng(0)
