@@ -246,8 +246,10 @@ def _one_level(prep: PreparedData, cfg: _Settings, P_all: np.ndarray,
     P_pre = P_all[:n]
     enc = exact_encoder(P_pre, d0 + 1, kernel_deviation=cfg.association, timings=timings)
     t0 = time.perf_counter()
-    residual = float(enc.residuals(P_pre).max())
     d_use = usable_dimension(enc.s[:d0], cfg.s_floor)
+    # certificate of the pairs that are extended and probed (below s_floor a pair may mix
+    # with the null space, and it is never used)
+    residual = float(enc.residuals(P_pre)[:d_use].max()) if d_use else 0.0
     F = enc.extend(P_all[n:], d_use)
     m = prep.X_train.shape[0]
     _add(timings, "extension", t0)
@@ -315,6 +317,7 @@ def evaluate_contexts(
     association: bool = False,
     lipschitz_n: int = 1000,
     s_floor: float = S_FLOOR,
+    clip_d0: bool = False,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     r"""Evaluate one context type of Sec. 5.3 at several association levels on a real dataset.
@@ -342,6 +345,8 @@ def evaluate_contexts(
     association : also compute the expected kernel deviation (all pretrain pairs) and the
         Lipschitz estimate (on ``lipschitz_n`` pretrain points; paper: 1000) of App. F.1.
     s_floor : singular functions with :math:`s_i<` ``s_floor`` are not extended (assumed).
+    clip_d0 : lower ``d0`` to ``n - 2`` on a dataset with fewer pretrain points (instead of
+        raising), so that one ``d0`` serves every dataset of a sweep.
 
     Returns
     -------
@@ -371,6 +376,8 @@ def evaluate_contexts(
     check_ridge_grid(ridge_grid)
     prep = prepare_dataset(dataset, seed=seed, n_pretrain_cap=n_pretrain_cap,
                            n_eval_cap=n_eval_cap, data_dir=data_dir)
+    if clip_d0 and d0 is not None:
+        d0 = min(check_int("d0", d0, lo=1), prep.n - 2)
     return evaluate_prepared(prep, context, levels, d0=d0, n_levels=n_levels,
                              max_fraction=max_fraction, n_masks=n_masks,
                              mask_fraction=mask_fraction, ridge_grid=ridge_grid, beta=beta,
