@@ -294,3 +294,26 @@ def test_clear_errors(prep):
         evaluate_prepared(prep, "knn", (0,), n_levels=4, ridge_grid=(1e-3, 0.0))
     with pytest.raises(ValueError, match="masked contexts need at least 2 features"):
         evaluate_prepared(_synthetic(p=1), "rbf_mask", (0,), n_levels=4)
+
+
+def test_prefix_ridge_survives_nearly_collinear_features():
+    # Lemma 3 features of tiny s_i are nearly collinear and huge: the Cholesky factor of the
+    # normal equations fails; the fallback agrees with an SVD least-squares solution of the
+    # stacked system [1, F_d; 0, sqrt(alpha) I] beta = [y; 0]
+    rng = np.random.default_rng(5)
+    m, t, D = 60, 40, 8
+    base = rng.normal(size=(m + t, 3))
+    F = np.hstack([base, 1e9 * (base @ rng.normal(size=(3, D - 3))
+                                + 1e-9 * rng.normal(size=(m + t, D - 3)))])
+    Y = base[:, :1] + 0.1 * rng.normal(size=(m + t, 1))
+    alpha = 1e-12
+    with pytest.raises(np.linalg.LinAlgError):
+        Fa = np.hstack([np.ones((m, 1)), F[:m]])
+        np.linalg.cholesky(Fa.T @ Fa + np.diag(np.r_[0.0, np.full(D, alpha * m)]))
+    fast = ridge_path(F[:m], Y[:m], F[m:], Y[m:], [alpha])
+    for d in (3, D):
+        Fa = np.hstack([np.ones((m, 1)), F[:m, :d]])
+        stacked = np.vstack([Fa, np.sqrt(alpha * m) * np.eye(d + 1)[1:]])
+        beta = np.linalg.lstsq(stacked, np.vstack([Y[:m], np.zeros((d, 1))]), rcond=None)[0]
+        pred = np.hstack([np.ones((t, 1)), F[m:, :d]]) @ beta
+        assert fast.err[d] == pytest.approx(float(np.mean((Y[m:] - pred) ** 2)), rel=1e-6)

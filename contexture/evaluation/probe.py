@@ -12,10 +12,10 @@ is the test MSE averaged over test points and target columns.
 
 **Prefix computation.** With ``A = F^T F + diag(0, alpha, ..., alpha)`` for the full
 ``F = [1, mu_1..mu_D]`` and its Cholesky factor ``A = L L^T``, the leading ``(d+1) x (d+1)``
-block of ``L`` is the factor of the ``d``-dimensional problem. ``L = R^T`` is taken from a QR
-factorisation of ``F`` stacked on the penalty rows ``sqrt(alpha) I'`` (the normal equations
-are never formed: the Lemma 3 extension makes columns nearly collinear when ``s_i`` is small,
-and a Cholesky factorisation of ``A`` then fails). So with ``z = L^{-1} F^T Y = Q_F^T Y`` and
+block of ``L`` is the factor of the ``d``-dimensional problem. When the Lemma 3 extension
+makes columns nearly collinear (small ``s_i``) and the Cholesky factorisation of ``A`` fails,
+``L = R^T`` is taken instead from a QR factorisation of ``F`` stacked on the penalty rows
+``sqrt(alpha) I'``, which never forms the normal equations. So with ``z = L^{-1} F^T Y`` and
 ``G = F L^{-T}`` (both computed once), the fitted values of every ``d`` are prefix sums,
 :math:`\hat Y_d=\sum_{j\le d}G_{:,j}z_j^\top`, the hat-matrix diagonals are
 :math:`h_d=\sum_{j\le d}G_{:,j}^2` (giving the leave-one-out residuals
@@ -101,6 +101,17 @@ def _select(err_all: np.ndarray, loo_all: np.ndarray) -> RidgePath:
                      index=index.astype(np.int64), err_all=err_all, loo_all=loo_all)
 
 
+def _qr_factors(Fa: np.ndarray, Y: np.ndarray, both: np.ndarray, alpha: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``z = L^{-1} Fa^T Y`` and ``G = both L^{-T}`` with ``L = R^T`` from a QR factorisation of
+    ``Fa`` stacked on ``sqrt(alpha) I'`` (the bias row left out): the same factor as the
+    Cholesky one up to column signs, computed without forming the normal equations."""
+    m, p = Fa.shape
+    Q, R = np.linalg.qr(np.vstack([Fa, np.sqrt(alpha) * np.eye(p)[1:]]))
+    G = sla.solve_triangular(R, both.T, trans="T", lower=False, check_finite=False).T
+    return Q[:m].T @ Y, G
+
+
 def ridge_path(
     F_train: Any, Y_train: Any, F_test: Any, Y_test: Any, ridge_grid: Any = RIDGE_GRID
 ) -> RidgePath:
@@ -109,8 +120,9 @@ def ridge_path(
     ``F_train`` (``m x D``) and ``F_test`` (``t x D``) hold :math:`\mu_1..\mu_D` (no bias
     column: the bias is added and left unpenalised); ``Y_train`` / ``Y_test`` the targets
     (``m`` or ``m x T``). Module docstring for the penalty, its selection and the algorithm:
-    ``len(ridge_grid)`` QR factorisations of an ``(m+D) x (D+1)`` matrix and triangular
-    solves with ``m + t`` right-hand sides in all, instead of one fit per ``(d, penalty)``.
+    ``len(ridge_grid)`` Cholesky factorisations of a ``(D+1) x (D+1)`` matrix (a QR
+    factorisation where one fails) and triangular solves with ``m + t`` right-hand sides in
+    all, instead of one fit per ``(d, penalty)``.
     Agrees with :func:`ridge_path_reference` (one ``RidgeCV`` per ``d``) to rounding. Sec. 5.3
     (the probe of Table 1 and Figs 2-3, 6); used by :func:`evaluate_contexts` (the real-data
     chapters).
@@ -122,14 +134,18 @@ def ridge_path(
     both = np.vstack([Fa, np.hstack([np.ones((Ft.shape[0], 1)), Ft])])
     err_all = np.empty((grid.size, D + 1))
     loo_all = np.empty((grid.size, D + 1))
-    penalty_rows = np.eye(D + 1)[1:]  # the bias is not penalised
+    A0 = Fa.T @ Fa
+    B = Fa.T @ Y
+    diag = np.arange(1, D + 1)
     for a, lam in enumerate(grid):
-        # R with R^T R = Fa^T Fa + lam m I' from a QR factorisation of the stacked design
-        # (never forming the normal equations: the Lemma 3 extension gives nearly collinear
-        # columns for small s_i); its leading blocks give every prefix d at once
-        Q, R = np.linalg.qr(np.vstack([Fa, np.sqrt(lam * m) * penalty_rows]))
-        z = Q[:m].T @ Y
-        G = sla.solve_triangular(R, both.T, trans="T", lower=False, check_finite=False).T
+        A = A0.copy()
+        A[diag, diag] += lam * m
+        try:
+            L = sla.cholesky(A, lower=True, check_finite=False)
+            z = sla.solve_triangular(L, B, lower=True, check_finite=False)
+            G = sla.solve_triangular(L, both.T, lower=True, check_finite=False).T
+        except np.linalg.LinAlgError:
+            z, G = _qr_factors(Fa, Y, both, lam * m)
         Gtr, Gte = G[:m], G[m:]
         one_minus_h = 1.0 - np.cumsum(Gtr * Gtr, axis=1)
         loo = np.zeros(D + 1)
