@@ -18,7 +18,7 @@ WORKERS ?=
 DATA_MIRROR ?= $(or $(CONTEXTURE_DATA_MIRROR),$(wildcard ../shared/data))
 DATA_FLAGS := $(if $(DATA_MIRROR),--mirror $(DATA_MIRROR),)
 
-.PHONY: help setup browser data book smoke chapter sweep test lint bench serve clean publish
+.PHONY: help setup browser data book smoke chapter sweep choose test lint bench serve clean publish
 
 help:
 	@echo "make book      set up, prepare data, execute every chapter (profile default), build HTML"
@@ -26,6 +26,7 @@ help:
 	@echo "make smoke     the book with the smoke profile (into build/smoke/_build/html)"
 	@echo "make chapter CH=<name> PROFILE=<p> PARAMS=\"-p key value ...\"   one chapter"
 	@echo "make sweep NAME=<sweep> PROFILE=<p> [SCHEDULER=tcp://host:8786] [WORKERS=n]   fill a sweep's store"
+	@echo "make choose DATA=<file.csv> [ARGS=\"--target y\"]   rank contexts of your own data by tau"
 	@echo "make data      prepare the datasets (DATA_MIRROR=dir imports from a local mirror)"
 	@echo "make serve     serve book/_build/html on 127.0.0.1:$(PORT)"
 	@echo "make publish   make book, then commit it to the local launch-button branch (no push)"
@@ -73,6 +74,11 @@ sweep: setup data
 	  $(PY) -m bookbuild sweep; exit 2; }
 	$(PY) -m bookbuild sweep $(NAME) --profile $(PROFILE) $(PARAMS) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),) $(if $(WORKERS),--workers $(WORKERS),)
+
+# Rank the contexts of a user's CSV/Parquet file by tau (Eq. (4), Sec. 5.3).
+choose: setup
+	@test -n "$(DATA)" || { echo "usage: make choose DATA=<file.csv|file.parquet> [ARGS=\"--target y --levels 7\"]"; exit 2; }
+	$(PY) -m contexture.choose $(DATA) $(ARGS)
 
 test: setup browser data
 	$(PY) -m pytest
