@@ -171,3 +171,21 @@ def test_reads_parquet_like_csv(tmp_path):
     df.to_csv(tmp_path / "d.csv", index=False)
     a, b = read_table(tmp_path / "d.parquet"), read_table(tmp_path / "d.csv")
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_an_interrupted_run_resumes_with_the_missing_cells(csv: Path, tmp_path: Path) -> None:
+    # an interrupted run leaves some cells stored and others not: run, drop one stored cell,
+    # and rerun in the same folder; only that cell is computed, with the same numbers
+    out = tmp_path / "out"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main([str(csv), "--target", "y", "--out", str(out), *FAST]) == 0
+    first = pd.read_csv(out / "ranking.csv")
+    cells = sorted((out / "cells").rglob("*.json"))
+    assert len(cells) == 2
+    cells[0].unlink()
+    settings = ChooseSettings(path=str(csv), target="y", contexts=("knn", "rbf"), n_levels=3,
+                              d0=8)
+    with pytest.warns(UserWarning, match="'const' dropped"):
+        _, table, result = choose(settings, out, workers=1, progress=False)
+    assert (result.n_computed, result.n_cached) == (1, 1)
+    np.testing.assert_allclose(table["tau"], first["tau"], rtol=1e-12)

@@ -51,8 +51,9 @@ target: --task auto treats a text/bool column, or an integer column with at most
 output (in --out): ranking.csv (one row per context type x level: context, level, K, gamma,
   neighbourhood K/n, tau, tau_d_star [, err_star, d_star], tau_rank, recommended), tau.png,
   spectra.npz (singular values s_1..s_(d0+1) per context type and level), summary.txt,
-  prepared.npz (the prepared arrays) and cells/ (the resumable sweep store: a rerun with the
-  same file and settings computes nothing new).
+  prepared.npz (the prepared arrays) and cells/ (the resumable sweep store: a rerun into the
+  same --out with the same file and settings computes only the cells an interrupted run
+  left out; the store keys name the folder, so a moved --out starts afresh).
 example: python -m contexture.choose data.csv --target y --levels 7 --max-rows 1500"""
 
 
