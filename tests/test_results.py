@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from contexture import results
+from contexture.runtime.formatting import fmt
 
 
 def test_record_writes_json_with_provenance(tmp_path, monkeypatch):
@@ -102,3 +103,15 @@ def test_verify_le_asserts_an_inequality_and_records_the_excess(tmp_path):
     assert [row[-1] for row in failed.rows] == ["✗", "✗"]
     with pytest.raises(ValueError, match="slack must be >= 0"):
         results.verify_le("bad", 0.0, 1.0, slack=-1.0)
+
+
+def test_frame_table_formats_a_data_frame_without_its_index():
+    import pandas as pd
+
+    df = pd.DataFrame({"name": ["a", "b"], "x": [2.0, float("nan")], "y": [0.123456, 1234.5]})
+    table = results.frame_table(df, {"name": "Name", "y": "Y"}, digits=3)
+    assert table.header == ["Name", "Y"]
+    assert table.rows[0][0] == "a" and table.rows[1][1] == fmt(1234.5, 3)
+    whole = results.frame_table(df)
+    assert whole.header == ["name", "x", "y"]
+    assert whole.rows[0][1] == "2" and whole.rows[1][1] == "–"

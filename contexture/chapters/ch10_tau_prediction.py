@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
+from contexture.evaluation.agreement import tau_error_agreement
 from contexture.evaluation.sweep import chapter_sweep
-from contexture.metrics import distance_correlation, pearson
 from contexture.sweeps import Sweep
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "PAPER_MEDIAN",
     "PAPER_TABLE1",
     "SWEEPS",
-    "TAU_INFINITE",
     "build_sweep",
     "correlations",
     "side_by_side",
@@ -75,33 +73,12 @@ PAPER_MEDIAN = (0.587, 0.659)
 """The median row of Table 1 as printed (Pearson, distance correlation; 28 datasets)."""
 
 
-TAU_INFINITE = 1e8
-r"""Values of :math:`\tau` at or above this are :math:`+\infty` in exact arithmetic (derived
-here): :math:`\tau_d \ge 1/(1-s_{d+1}^2)` exceeds :math:`10^8` for every :math:`d\le d_0` only
-when :math:`s_1..s_{d_0+1}` all equal 1 to about 8 digits, i.e. the context splits the
-pretraining points into more than :math:`d_0` groups that never share a neighbour (a very
-strong KNN context). Rounding then turns :math:`1/(1-1)` into a number near :math:`10^{15}`;
-such contexts are left out of the correlations and counted."""
-
-
 def build_sweep(params: dict[str, Any]) -> Sweep:
     """The ``real_data`` sweep with all four context types (Table 1, Fig. 6 of Sec. 5.3)."""
     return chapter_sweep(params)
 
 
 SWEEPS = {"real_data": build_sweep}
-
-
-def _corr_row(tau: np.ndarray, err: np.ndarray) -> dict[str, float]:
-    infinite = int(np.sum(tau >= TAU_INFINITE))
-    ok = np.isfinite(tau) & np.isfinite(err) & (tau < TAU_INFINITE)
-    t, e = tau[ok], err[ok]
-    counts = {"n_contexts": int(t.size), "n_infinite": infinite}
-    if t.size < 3 or np.ptp(t) == 0 or np.ptp(e) == 0:
-        nan = float("nan")
-        return {"pearson": nan, "dcor": nan, "spearman": nan, **counts}
-    return {"pearson": pearson(t, e), "dcor": distance_correlation(t, e),
-            "spearman": float(spearmanr(t, e).statistic), **counts}
 
 
 def correlations(levels: pd.DataFrame, *, by: Sequence[str] = ("dataset",),
@@ -111,8 +88,8 @@ def correlations(levels: pd.DataFrame, *, by: Sequence[str] = ("dataset",),
     One row per group of ``by`` (default: per dataset, over all its contexts, as in Table 1),
     over the rows of ``levels`` (a :func:`~contexture.evaluation.sweep.level_table`) with
     ``level >= min_level`` (0 = every level; a larger value leaves out the strongest contexts).
-    ``n_contexts`` counts the contexts used: those with :math:`\tau` at or above
-    :data:`TAU_INFINITE` (counted in ``n_infinite``) and those with a NaN are left out.
+    Correlations by :func:`~contexture.evaluation.agreement.tau_error_agreement`: contexts
+    with an infinite :math:`\tau` (counted in ``n_infinite``) or a NaN are left out.
     Sec. 5.3, Table 1.
     """
     rows = []
@@ -120,7 +97,7 @@ def correlations(levels: pd.DataFrame, *, by: Sequence[str] = ("dataset",),
     for key, g in sub.groupby(list(by), sort=False):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key, strict=True))
-        row.update(_corr_row(g["tau"].to_numpy(float), g["err_star"].to_numpy(float)))
+        row.update(tau_error_agreement(g["tau"], g["err_star"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -39,8 +39,8 @@ from contexture.choose.cell import arrays_sha256, choose_cell
 from contexture.data import CanonicalTable, file_digest, fit_preprocessor, split_indices
 from contexture.data.canonical import atomic_path
 from contexture.evaluation import CONTEXT_TYPES, feature_groups, level_chunks, subseed
+from contexture.evaluation.agreement import TAU_INFINITE, tau_error_agreement
 from contexture.evaluation.grids import K_MIN
-from contexture.metrics import distance_correlation, pearson
 from contexture.sweeps import Grid, Sweep, SweepResult, run_sweep
 
 __all__ = [
@@ -74,11 +74,6 @@ dropped as an identifier (assumed; its one-hot block would swamp the distances).
 MAX_CLASS_LEVELS = 10
 """An integer-valued numeric target with at most this many distinct values is a class label
 (``--task auto``; assumed)."""
-
-TAU_INFINITE = 1e8
-r""":math:`\tau` at or above this is :math:`+\infty` in exact arithmetic (the same rule as
-the Table 1 chapter ``ch10_tau_prediction``); such contexts are never recommended and are left
-out of the correlations."""
 
 SWEEP_NAME = "choose"
 LEVEL_CHUNK = 7
@@ -440,20 +435,9 @@ def agreement(table: pd.DataFrame) -> dict[str, float | int]:
     error (NaN when fewer than 3, or either is constant); ``regret`` = the error of the
     tau-chosen context minus the smallest error of the table (``>= 0``).
     """
-    from scipy.stats import spearmanr
-
-    tau = table["tau"].to_numpy(float)
     err = table["err_star"].to_numpy(float)
-    ok = np.isfinite(tau) & (tau < TAU_INFINITE) & np.isfinite(err)
-    t, e = tau[ok], err[ok]
+    out: dict[str, float | int] = dict(tau_error_agreement(table["tau"], err))
     nan = float("nan")
-    out: dict[str, float | int] = {"n_contexts": int(ok.sum()),
-                                   "n_infinite": int(np.sum(tau >= TAU_INFINITE))}
-    if t.size >= 3 and np.ptp(t) > 0 and np.ptp(e) > 0:
-        out.update(pearson=pearson(t, e), dcor=distance_correlation(t, e),
-                   spearman=float(spearmanr(t, e).statistic))
-    else:
-        out.update(pearson=nan, dcor=nan, spearman=nan)
     best = recommended_row(table)
     finite = err[np.isfinite(err)]
     out["err_best"] = float(finite.min()) if finite.size else nan

@@ -20,6 +20,7 @@ context=..., levels=...), fixed={...})``). The natural implementation, for check
 
 from __future__ import annotations
 
+from contexture.evaluation.agreement import TAU_INFINITE, tau_error_agreement
 from contexture.evaluation.cell import (
     D0_PAPER,
     S_FLOOR,
@@ -85,6 +86,7 @@ __all__ = [
     "RIDGE_GRID",
     "S_FLOOR",
     "SWEEP_SETTINGS",
+    "TAU_INFINITE",
     "ContextFamily",
     "ExactEncoder",
     "LevelGrid",
@@ -119,6 +121,7 @@ __all__ = [
     "sample_sq_dists",
     "sq_dists",
     "subseed",
+    "tau_error_agreement",
     "summarise_level",
     "top_eigh",
     "top_k_sorted",

@@ -312,6 +312,27 @@ def checks_table(caption: str | None = None) -> Table:
                  css_class="results-table checks-table")
 
 
+def frame_table(df: Any, columns: dict[str, str] | None = None, digits: int = 4,
+                caption: str | None = None) -> Table:
+    """A pandas data frame as a page table: no index column, numbers formatted for people.
+
+    ``columns`` maps column names to headers (and selects them, in that order); ``None`` keeps
+    every column under its own name. Whole floats show as integers, NaN as an en dash.
+    """
+    columns = columns or {c: str(c) for c in df.columns}
+
+    def cell(v: Any) -> str:
+        v = v.item() if isinstance(v, np.generic) else v
+        if isinstance(v, float) and np.isnan(v):
+            return "–"
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e4:
+            v = int(v)
+        return fmt(v, digits) if isinstance(v, int | float) else str(v)
+
+    return Table(list(columns.values()),
+                 [[cell(r[c]) for c in columns] for _, r in df.iterrows()], caption)
+
+
 def paper_table(keys: list[str], labels: list[str] | None = None, *, digits: int = 3,
                 caption: str | None = None) -> Table:
     """Paper versus ours for recorded keys that carry a paper value: one row per key with the
