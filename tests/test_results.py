@@ -16,7 +16,8 @@ def test_record_writes_json_with_provenance(tmp_path, monkeypatch):
     run = results.start("ch99_demo", profile="smoke", seed=7, out_dir=tmp_path)
     assert results.record("s1", np.float64(0.5), paper=0.5, tol=1e-9, note="demo") == 0.5
     data = json.loads((tmp_path / "ch99_demo.json").read_text())
-    assert data["results"]["s1"] == {"value": 0.5, "paper": 0.5, "tol": 1e-9, "note": "demo"}
+    assert data["results"]["s1"] == {"value": 0.5, "paper": 0.5, "tol": 1e-9, "note": "demo",
+                                     "kind": "result"}
     prov = data["provenance"]
     assert prov["profile"] == "smoke" and prov["seed"] == 7
     assert prov["parameters"] == {"profile": "smoke", "n": 3}
@@ -115,3 +116,20 @@ def test_frame_table_formats_a_data_frame_without_its_index():
     whole = results.frame_table(df)
     assert whole.header == ["name", "x", "y"]
     assert whole.rows[0][1] == "2" and whole.rows[1][1] == "–"
+
+
+def test_record_kinds_and_intervals(tmp_path):
+    results.start("ch99_demo", profile="smoke", out_dir=tmp_path)
+    results.record("n_grid", 7, kind="setting")
+    results.record("mean_cca", 0.9, interval=(0.85, 0.95), n_seeds=5)
+    results.verify("gap", 1.0, 1.0 + 1e-12, tol=1e-9)
+    results.verify_le("bound", 0.5, 1.0)
+    entries = results.current().entries
+    assert entries["n_grid"]["kind"] == "setting"
+    assert entries["mean_cca"]["interval"] == [0.85, 0.95] and entries["mean_cca"]["n_seeds"] == 5
+    assert entries["gap"]["kind"] == entries["bound"]["kind"] == "check"
+    assert entries["gap_lhs"]["kind"] == entries["bound_rhs"]["kind"] == "side"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        results.record("x", 1.0, kind="parameter")
+    with pytest.raises(ValueError, match="interval must be"):
+        results.record("x", 1.0, interval=(0.1, 0.2, 0.3))

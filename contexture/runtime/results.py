@@ -35,10 +35,15 @@ import numpy as np
 from contexture.runtime.formatting import fmt, fmt_tol
 from contexture.runtime.provenance import environment_summary, git_commit
 
-__all__ = ["Check", "Recorded", "Run", "Table", "start", "record", "verify", "verify_le",
+__all__ = ["KINDS", "Check", "Recorded", "Run", "Table", "start", "record", "verify", "verify_le",
            "current", "load", "checks_table", "paper_table"]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+#: What a recorded entry is. ``result``: a number (or finding) the chapter computes; ``check``:
+#: the discrepancy of a :func:`verify`/:func:`verify_le` check, ``side``: one side of a check;
+#: ``setting``: a parameter, grid size or other input copied in for the prose (provenance, not a
+#: result); ``text``: a phrase glued into the prose.
+KINDS = ("result", "check", "side", "setting", "text")
 
 
 def _plain(value: Any) -> Any:
@@ -123,8 +128,14 @@ def _glue(name: str, value: Any) -> None:
 
 
 def record(key: str, value: Any, *, paper: Any = None, tol: float | None = None,
-           note: str | None = None, glue: bool = True) -> Any:
+           note: str | None = None, glue: bool = True, kind: str = "result",
+           interval: tuple[float, float] | None = None, n_seeds: int | None = None) -> Any:
     """Record ``value`` under ``key`` (and the paper's value, if any) and glue it for the prose.
+
+    ``kind`` says what the entry is (:data:`KINDS`): only ``result`` and ``check`` entries are
+    reproduced numbers; a ``setting`` (a parameter or grid size copied in for the prose) and a
+    ``text`` (a glued phrase) stay out of the book's results table. ``interval`` is the
+    ``(low, high)`` interval of a mean over ``n_seeds`` seeds.
 
     The glued names are ``key`` and, when ``paper`` is given, ``key + "_paper"``. Returns
     ``value`` so that it can be used inline (a float comes back as a :class:`Recorded` float,
@@ -133,9 +144,17 @@ def record(key: str, value: Any, *, paper: Any = None, tol: float | None = None,
     if not _KEY.match(key):
         raise ValueError(f"key must match {_KEY.pattern} (lower-case, digits, underscores), "
                          f"got {key!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if interval is not None and len(interval) != 2:
+        raise ValueError(f"interval must be (low, high), got {interval!r}")
     run = current()
-    run.entries[key] = {"value": _plain(value), "paper": _plain(paper), "tol": tol,
-                        "note": note}
+    entry = {"value": _plain(value), "paper": _plain(paper), "tol": tol, "note": note,
+             "kind": kind}
+    if interval is not None:
+        entry["interval"] = [float(interval[0]), float(interval[1])]
+        entry["n_seeds"] = n_seeds
+    run.entries[key] = entry
     run.save()
     if glue:
         _glue(key, _plain(value))
@@ -204,10 +223,10 @@ def verify(key: str, lhs: Any, rhs: Any, *, tol: float, note: str | None = None,
     if relative:
         gap = gap / np.maximum(np.abs(b), np.finfo(float).tiny)
     err = float(gap.max()) if gap.size else 0.0
-    record(key, err, tol=tol, note=note)
+    record(key, err, tol=tol, note=note, kind="check")
     if a.ndim == 0:
-        record(f"{key}_lhs", float(a), note=note)
-        record(f"{key}_rhs", float(b), note=note)
+        record(f"{key}_lhs", float(a), note=note, kind="side")
+        record(f"{key}_rhs", float(b), note=note, kind="side")
     current().pending_checks.append({
         "key": key, "note": note, "gap": err, "tol": tol, "relative": relative,
         "lhs": float(a) if a.ndim == 0 else None, "rhs": float(b) if b.ndim == 0 else None,
@@ -239,11 +258,11 @@ def verify_le(key: str, lhs: Any, rhs: Any, *, slack: float = 0.0,
     if not slack >= 0:
         raise ValueError(f"slack must be >= 0, got {slack!r}")
     excess = float(np.max(diff))
-    record(key, excess, tol=slack, note=note)
+    record(key, excess, tol=slack, note=note, kind="check")
     if a.ndim == 0:
-        record(f"{key}_lhs", float(a), note=note)
+        record(f"{key}_lhs", float(a), note=note, kind="side")
     if b.ndim == 0:
-        record(f"{key}_rhs", float(b), note=note)
+        record(f"{key}_rhs", float(b), note=note, kind="side")
     if a.ndim == 0:
         expected = "≤ " + (fmt(float(b), 4) if b.ndim == 0 else "min " + fmt(float(b.min()), 4))
         computed = fmt(float(a), 4)
