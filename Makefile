@@ -18,7 +18,7 @@ WORKERS ?=
 DATA_MIRROR ?= $(or $(CONTEXTURE_DATA_MIRROR),$(wildcard ../shared/data))
 DATA_FLAGS := $(if $(DATA_MIRROR),--mirror $(DATA_MIRROR),)
 
-.PHONY: help setup browser data book smoke chapter sweep choose test lint bench serve clean publish
+.PHONY: help setup browser data book smoke chapter sweep choose test verify golden lint bench serve clean publish
 
 help:
 	@echo "make book      set up, prepare data, execute every chapter (profile default), build HTML"
@@ -27,6 +27,8 @@ help:
 	@echo "make chapter CH=<name> PROFILE=<p> PARAMS=\"-p key value ...\"   one chapter"
 	@echo "make sweep NAME=<sweep> PROFILE=<p> [SCHEDULER=tcp://host:8786] [WORKERS=n]   fill a sweep's store"
 	@echo "make choose DATA=<file.csv> [ARGS=\"--target y\"]   rank contexts of your own data by tau"
+	@echo "make verify PROFILE=<p> [CH=\"ch01_contexts ...\"]   re-execute, compare every number with tests/golden/<p>.json"
+	@echo "make golden PROFILE=<p>   rewrite tests/golden/<p>.json from the last build of <p> and print the diff"
 	@echo "make data      prepare the datasets (DATA_MIRROR=dir imports from a local mirror)"
 	@echo "make serve     serve book/_build/html on 127.0.0.1:$(PORT)"
 	@echo "make publish   make book, then commit it to the local launch-button branch (no push)"
@@ -82,6 +84,15 @@ choose: setup
 
 test: setup browser data
 	$(PY) -m pytest
+
+# Re-execute the chapters of a profile (CH: only these) and compare every reproduced number with
+# the golden values; exit status 1 if anything changed beyond its tolerance.
+verify: setup data
+	$(PY) -m bookbuild verify --profile $(PROFILE) $(if $(CH),--chapters $(CH),)
+
+# Rewrite the golden values of a profile from its last build (review the printed diff, commit).
+golden: setup
+	$(PY) -m bookbuild golden --profile $(PROFILE)
 
 lint: setup
 	$(VENV)/bin/ruff check contexture data_scripts tests benchmarks

@@ -11,6 +11,7 @@ from bookbuild.params import ParameterError, load_profile, parse_override
 from bookbuild.publish import PublishError, book_repository, publish
 from bookbuild.stage import build_html, stage_book
 from bookbuild.sweep import add_sweep_parser
+from bookbuild.verify import add_verify_parsers
 from contexture.runtime.provenance import repo_root
 
 
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="branch to commit to (default: repository.branch in book/_config.yml)")
     pb.set_defaults(func=cmd_publish)
     add_sweep_parser(sub)
+    add_verify_parsers(sub)
 
     args = parser.parse_args(argv)
     try:

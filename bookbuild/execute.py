@@ -18,10 +18,11 @@ import nbformat
 from bookbuild.cache import chapter_key, tree_hash
 from bookbuild.deps import LibraryIndex, chapter_modules
 from bookbuild.params import ParameterError, ParamSpec, parse_parameters_cell, resolve_parameters
+from bookbuild.receipts import receipt, write_receipt
 from contexture.runtime.provenance import git_commit
 
 __all__ = ["Chapter", "Layout", "RunRecord", "ChapterFailed", "discover_chapters",
-           "prepare_run", "execute_chapter", "relative_paths"]
+           "prepare_run", "execute_chapter", "relative_paths", "scoped_environ"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -105,6 +106,7 @@ class PreparedRun:
     params: dict[str, Any]
     key: str
     modules: tuple[str, ...] = ()  # the library modules the chapter uses (in its key)
+    hashes: dict[str, str] = field(default_factory=dict)  # library, lock and data hashes
 
 
 def prepare_run(chapter: Chapter, profile: str, profile_values: dict[str, Any],
@@ -119,15 +121,16 @@ def prepare_run(chapter: Chapter, profile: str, profile_values: dict[str, Any],
                                 chapter=chapter.name)
     index = LibraryIndex(layout.library_dir)
     modules = chapter_modules(chapter.code_cells(), index)
-    key = chapter_key(chapter.path.read_bytes(), params,
-                      library_hash=index.content_hash(modules),
-                      lock_hash=tree_hash(layout.lock_file.parent, layout.lock_file.name),
-                      data_hash=tree_hash(layout.data_dir, "meta.json"))
-    return PreparedRun(chapter, params, key, tuple(sorted(modules)))
+    hashes = {"library_hash": index.content_hash(modules),
+              "lock_hash": tree_hash(layout.lock_file.parent, layout.lock_file.name),
+              "data_hash": tree_hash(layout.data_dir, "meta.json")}
+    key = chapter_key(chapter.path.read_bytes(), params, **hashes)
+    return PreparedRun(chapter, params, key, tuple(sorted(modules)), hashes)
 
 
 @contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a ``with`` block."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -233,7 +236,7 @@ def execute_chapter(run: PreparedRun, layout: Layout, *, force: bool = False,
     log(f"[{name}] executing with profile {profile!r} ...")
     start = time.perf_counter()
     error = ""
-    with _environ(env):
+    with scoped_environ(env):
         try:
             papermill.execute_notebook(
                 str(input_nb), str(output_nb), parameters=run.params, kernel_name="python3",
@@ -260,6 +263,13 @@ def execute_chapter(run: PreparedRun, layout: Layout, *, force: bool = False,
     _atomic_write(executed, nbformat.writes(nb))
     output_nb.unlink(missing_ok=True)
     _atomic_write(record_file, json.dumps(asdict(record), indent=2, default=str))
+    write_receipt(layout.sub("receipts") / f"{name}.json", receipt(
+        chapter=name, params=run.params, commit=record.commit, runtime_s=record.runtime_s,
+        executed_at=record.executed_at, library_modules=list(run.modules),
+        library_hash=run.hashes.get("library_hash", ""), lock_hash=run.hashes.get(
+            "lock_hash", ""), data_hash=run.hashes.get("data_hash", ""),
+        results_file=layout.sub("results") / f"{name}.json",
+        figures_dir=layout.build_dir / "figures" / name, notebook=nb))
     _atomic_write(key_file, run.key)
     log(f"[{name}] executed in {runtime:.1f} s")
     return record

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from bookbuild.execute import Layout, RunRecord, discover_chapters
+from bookbuild.pages import fill_pages
 from contexture.runtime.provenance import environment_summary, git_commit
 
 __all__ = ["STATUS_MARKER", "stage_book", "build_html", "status_markdown", "staged_build_info"]
@@ -149,6 +150,8 @@ def stage_book(layout: Layout, records: list[RunRecord], profile: str,
     if status.exists():
         text = status.read_text()
         status.write_text(text.replace(STATUS_MARKER, status_markdown(records, profile)))
+    fill_pages(src, layout.book_dir, layout.book_dir.parent, layout.build_dir / "results",
+               layout.build_dir / "receipts", profile, [r.chapter for r in records])
     return src
 
 

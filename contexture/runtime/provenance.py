@@ -10,7 +10,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["KEY_PACKAGES", "git_commit", "package_versions", "repo_root", "environment_summary"]
+__all__ = ["KEY_PACKAGES", "git_commit", "package_versions", "repo_root", "environment_summary",
+           "compute_device"]
 
 # Packages whose versions appear on the status page and in every results file.
 KEY_PACKAGES = (
@@ -63,3 +64,31 @@ def environment_summary() -> dict[str, object]:
         "platform": platform.platform(),
         "packages": package_versions(),
     }
+
+
+@functools.cache
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def compute_device() -> dict[str, str]:
+    """The device and floating-point types a chapter computed with.
+
+    ``device`` is the GPU torch used when torch is loaded and sees one, else the CPU (model and
+    core count). Spectra are computed by numpy in float64; ``torch_dtype`` is torch's default
+    floating type when torch was loaded (``"not used"`` otherwise).
+    """
+    torch = sys.modules.get("torch")
+    device = f"cpu ({_cpu_model()}, {os.cpu_count()} cores)"
+    torch_dtype = "not used"
+    if torch is not None:
+        torch_dtype = str(torch.get_default_dtype()).removeprefix("torch.")
+        if torch.cuda.is_available():
+            device = f"cuda ({torch.cuda.get_device_name(0)})"
+    return {"device": device, "numpy_dtype": "float64", "torch_dtype": torch_dtype}

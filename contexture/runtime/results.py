@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from contexture.runtime.formatting import fmt, fmt_tol
-from contexture.runtime.provenance import environment_summary, git_commit
+from contexture.runtime.provenance import compute_device, environment_summary, git_commit
 
 __all__ = ["KINDS", "Check", "Recorded", "Run", "Table", "start", "record", "verify", "verify_le",
            "current", "load", "checks_table", "paper_table"]
@@ -78,6 +78,7 @@ class Run:
                 "parameters": self.params,
                 "started": self.started,
                 **environment_summary(),
+                **compute_device(),
             },
             "results": self.entries,
         }
