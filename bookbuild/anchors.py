@@ -40,6 +40,7 @@ def _markdown_anchors(text: str, seen: dict[str, int]) -> list[str]:
     """Anchors defined in one markdown cell, in order (headings get their docutils id)."""
     out: list[str] = []
     fence = ""
+    labelled = False  # the previous line was a target: the heading below carries its label
     for line in text.splitlines():
         stripped = line.strip()
         if fence:
@@ -49,13 +50,18 @@ def _markdown_anchors(text: str, seen: dict[str, int]) -> list[str]:
             fence = "```"  # a code example: its '#' lines are not headings
         elif m := _TARGET.match(stripped):
             out.append(m.group(1))
+            labelled = True
+            continue
         elif m := _OPTION.match(stripped):
             out.append(m.group(1))
         elif (m := _HEADING.match(line)) and len(m.group(1)) >= 2:
             ident = heading_id(m.group(2))
             seen[ident] = seen.get(ident, 0) + 1
-            if seen[ident] == 1 and ident:  # a repeated title gets a generated id: skip it
+            # a repeated title gets a generated id; a labelled heading keeps its label
+            if seen[ident] == 1 and ident and not labelled:
                 out.append(ident)
+        if stripped:
+            labelled = False
     return out
 
 

@@ -189,13 +189,14 @@ def results_markdown(chapters: list[ChapterResults], book_dir: Path, profile: st
     summary = ", ".join(f"{counts.get(s, 0):,} {s}" for s in STATUSES)
     lines = [
         f"This build (profile **`{profile}`**, commit **`{git_commit()}`**) records "
-        f"**{len(rows):,}** reproduced numbers in {len(chapters)} chapters: {summary}.",
+        f"**{len(rows):,}** reproduced numbers in {sum(bool(c.rows) for c in chapters)} chapters: "
+        f"{summary}.",
         "",
         f"Download every row: {{download}}`results.json <{downloads}/results.json>` · "
         f"{{download}}`results.csv <{downloads}/results.csv>`.",
         "",
     ]
-    for c in chapters:
+    for c in (c for c in chapters if c.rows):  # a chapter of settings only has no table
         prov = c.provenance
         title = _chapter_title(book_dir, c.chapter)
         receipt = Path(downloads) / "receipts" / f"{c.chapter}.json"
@@ -207,9 +208,6 @@ def results_markdown(chapters: list[ChapterResults], book_dir: Path, profile: st
             f"`{prov.get('seed')}`, on {prov.get('device', 'an unrecorded device')}; "
             f"provenance receipt: {{download}}`{c.chapter}.json <{receipt.as_posix()}>`.", "",
         ]
-        if not c.rows:
-            lines += ["This chapter records no reproduced numbers.", ""]
-            continue
         head = "".join(f"<th>{h}</th>" for h in ("Key", "What", "Ours", "Paper", "Difference",
                                                  "Tolerance", "Status", "Where"))
         body = "".join(_row_html(r) for r in c.rows)
@@ -290,7 +288,8 @@ def cite_markdown(root: Path, chapters: list[ChapterResults], profile: str) -> s
     """BibTeX for the paper and the companion, and how to cite one result by its key."""
     cff = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))
     pref = cff["preferred-citation"]
-    authors = " and ".join(f"{a['family-names']}, {a['given-names']}" for a in pref["authors"])
+    authors = " and ".join(f"{a['family-names']}, {a['given-names']}" for a in pref["authors"]
+                           ).replace("ı", "{\\i}")  # BibTeX spells the dotless i {\i}
     arxiv = next((i["value"].split(":", 1)[1] for i in pref.get("identifiers", [])
                   if str(i.get("value", "")).startswith("arXiv:")), "")
     commit, date = git_commit(), _commit_date(root)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -382,3 +383,38 @@ def test_no_machine_paths_in_the_built_book(smoke_html, root):
             if project in text or "site-packages" in text:
                 offenders.append(str(path.relative_to(smoke_html)))
     assert not offenders, f"machine paths in: {offenders[:10]}"
+
+
+CITABLE_PAGES = ("results.html", "claims.html", "errata.html", "cite.html")
+
+
+def test_every_result_anchor_and_section_link_resolves(smoke_html, server, browser):
+    """The citable pages: every row of the results page has its own anchor, and every link of
+    these pages that points at an anchor (a result, a section, a proof box, a figure) lands on
+    an element with that id, in the browser."""
+    context = _context(browser, viewport=DESKTOP)
+    page = context.new_page()
+    links: dict[str, set[str]] = {}
+    for rel in CITABLE_PAGES:
+        url = urljoin(server, rel)
+        assert _open(page, url).status == 200, rel
+        for href in page.eval_on_selector_all("article a[href]", "as => as.map(a => a.href)"):
+            target, fragment = urldefrag(href)
+            if target.startswith(server) and fragment:
+                links.setdefault(target, set()).add(fragment)
+        if rel == "results.html":
+            ids = page.eval_on_selector_all("tr[id]", "rs => rs.map(r => r.id)")
+            assert ids and len(ids) == len(set(ids)), "result rows need unique anchors"
+            download = page.eval_on_selector_all(
+                "a.download", "as => as.map(a => a.href).filter(h => h.endsWith('.json'))")
+            rows = json.loads(urllib.request.urlopen(
+                next(h for h in download if h.endswith("results.json")), timeout=10).read())
+            assert [r["id"] for r in rows["results"]] == ids, "the JSON download = the table"
+    missing = []
+    for target, fragments in sorted(links.items()):
+        page.goto(target, wait_until="load")
+        ids = set(page.eval_on_selector_all("[id]", "es => es.map(e => e.id)"))
+        missing += [f"{target.removeprefix(server)}#{f}" for f in sorted(fragments - ids)]
+    context.close()
+    assert sum(len(f) for f in links.values()) > 100, "too few anchored links on the pages"
+    assert not missing, f"{len(missing)} anchors do not resolve: {missing[:10]}"
