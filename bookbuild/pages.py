@@ -96,10 +96,19 @@ def label_role(book_dir: Path, section: str) -> tuple[str, str, str]:
                     f"book/chapters/{chapter}.md")
 
 
-def _section_link(book_dir: Path, section: str | None, text: str, present: set[str]) -> str:
+def _chapter_short(chapter: str) -> str:
+    """``ch05_optimality`` -> ``Ch. 5``; other pages keep their file name."""
+    m = re.match(r"ch(\d+)_", chapter)
+    return f"Ch. {int(m.group(1))}" if m else chapter
+
+
+def _section_link(book_dir: Path, section: str | None, text: str | None,
+                  present: set[str]) -> str:
+    """A checked cross-reference to ``chapter#label`` (text: the chapter's number if None)."""
     if not section:
         return "–"
     role, chapter, label = label_role(book_dir, section)
+    text = text or _chapter_short(chapter)
     if chapter not in present:  # a partial build: the page is not there to link to
         return f"{text} (`{chapter}`, not in this build)"
     if role == "doc":
@@ -174,9 +183,11 @@ def _row_html(r: Row) -> str:
     chapter, _, anchor = r.section.partition("#")
     href = f"chapters/{chapter}.html" + (f"#{anchor}" if anchor else "")
     status = r.status.replace(" ", "-")
+    text = "" if isinstance(r.value, int | float) else ' class="text-value"'  # may wrap
     return (f'<tr id="{esc(r.id)}"><td><a class="result-key" href="#{esc(r.id)}">'
-            f"{esc(r.key)}</a></td><td>{esc(what)}</td><td>{esc(ours)}</td><td>{esc(paper)}</td>"
-            f"<td>{esc(diff)}</td><td>{esc(tol)}</td>"
+            f'{esc(r.key)}</a><br><span class="result-what">{esc(what)}</span></td>'
+            f"<td{text}>{esc(ours)}</td><td{text}>{esc(paper)}</td><td>{esc(diff)}</td>"
+            f"<td>{esc(tol)}</td>"
             f'<td class="status status-{status}">{esc(r.status)}</td>'
             f'<td><a class="result-section" href="{esc(href)}">section</a></td></tr>')
 
@@ -208,7 +219,7 @@ def results_markdown(chapters: list[ChapterResults], book_dir: Path, profile: st
             f"`{prov.get('seed')}`, on {prov.get('device', 'an unrecorded device')}; "
             f"provenance receipt: {{download}}`{c.chapter}.json <{receipt.as_posix()}>`.", "",
         ]
-        head = "".join(f"<th>{h}</th>" for h in ("Key", "What", "Ours", "Paper", "Difference",
+        head = "".join(f"<th>{h}</th>" for h in ("Result", "Ours", "Paper", "Difference",
                                                  "Tolerance", "Status", "Where"))
         body = "".join(_row_html(r) for r in c.rows)
         lines += [f'<div class="table-wrapper"><table class="results-table registry-table">'
@@ -229,12 +240,13 @@ def claims_markdown(claims: list[dict[str, Any]], chapters: list[ChapterResults]
     lines = [
         f"{len(claims)} claims: " + ", ".join(f"{counts.get(s, 0)} {s}"
                                               for s in CLAIM_STATUSES) + ".", "",
-        "| Claim | Section | Checked by | Tests | Status |",
+        ":::{div} claims-ledger", "",
+        "| Claim | Where | Checked by | Tests | Status |",
         "|---|---|---|---|---|",
     ]
     for claim in claims:
         name, title = claim["claim"], claim.get("title", "")
-        section = _section_link(book_dir, claim.get("section"), name, present)
+        section = _section_link(book_dir, claim.get("section"), None, present)
         checks = []
         for key in claim.get("checks") or []:
             row = rows.get(key)
@@ -250,7 +262,7 @@ def claims_markdown(claims: list[dict[str, Any]], chapters: list[ChapterResults]
         label = f"{name}: {title}" if title else name
         lines.append(f"| {label} | {section} | {', '.join(checks) or '–'} | {tests} | "
                      f"{status_cell} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", ":::"]) + "\n"
 
 
 # ----------------------------------------------------------------------------- errata
