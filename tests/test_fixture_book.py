@@ -89,6 +89,11 @@ def test_build_cache_and_invalidation(book: Path):
 
     record = json.loads((book / "build" / "smoke" / "runs" / "hello.json").read_text())
     assert record["status"] == "executed" and record["params"]["n"] == 4
+    # every execution leaves a provenance receipt beside its results
+    receipt = json.loads((book / "build" / "smoke" / "receipts" / "hello.json").read_text())
+    assert receipt["chapter"] == "hello" and receipt["parameters"]["n"] == 4
+    assert receipt["params_hash"] and receipt["library_hash"] and receipt["lock_hash"]
+    assert receipt["library_modules"] and receipt["runtime_s"] > 0
 
 
 def test_key_covers_exactly_the_library_modules_the_chapter_uses(book: Path):
