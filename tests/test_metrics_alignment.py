@@ -13,6 +13,7 @@ from contexture.metrics import (
     span_alignment,
     subspace_distance,
 )
+from contexture.metrics.alignment import effective_rank
 
 
 def _centred_orthonormal(n: int, m: int, seed: int) -> np.ndarray:
@@ -171,3 +172,36 @@ def test_span_alignment_divides_by_the_target_dimension() -> None:
         span_alignment(F, np.column_stack([U[:, 0], U[:, 0]]), w)
     with pytest.raises(ValueError, match="F spans no direction"):
         span_alignment(np.zeros((40, 2)), U, w)
+
+
+def test_effective_rank_known_spectra_and_invariances() -> None:
+    rng = np.random.default_rng(4)
+    Q = _centred_orthonormal(400, 6, 4) * np.sqrt(400)      # centred, Cov = I exactly
+    assert effective_rank(Q) == pytest.approx(6.0, abs=1e-10)
+    # r equal variances and the rest zero: rank r
+    half = np.hstack([Q[:, :3], np.zeros((400, 3))])
+    assert effective_rank(half) == pytest.approx(3.0, abs=1e-10)
+    # variances 4, 1 (p = 0.8, 0.2): exp(entropy)
+    p = np.array([0.8, 0.2])
+    want = np.exp(-(p * np.log(p)).sum())
+    assert effective_rank(Q[:, :2] * np.array([2.0, 1.0])) == pytest.approx(want, abs=1e-10)
+    # invariant under rotations and scale, not under a general invertible map
+    R = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    A = Q * np.arange(1.0, 7.0)
+    assert effective_rank(A @ R * 3.0) == pytest.approx(effective_rank(A), abs=1e-10)
+    # one dominant direction: close to 1
+    assert effective_rank(Q * np.r_[1e4, np.ones(5)]) < 1.001
+    # weights: repeated rows equal weights
+    B = rng.normal(size=(30, 4))
+    w = rng.integers(1, 4, size=30)
+    assert effective_rank(B, weights=w) == pytest.approx(
+        effective_rank(np.repeat(B, w, axis=0)), abs=1e-10)
+
+
+def test_effective_rank_errors() -> None:
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        effective_rank(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="zero variance"):
+        effective_rank(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        effective_rank(np.array([[1.0, np.nan], [0.0, 1.0]]))

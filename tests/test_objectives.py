@@ -331,3 +331,29 @@ def test_balanced_risk_equals_weighted_least_squares_imbalanced(bias):
     assert got == pytest.approx(expected, abs=TOL)
     # the weight matters: the unweighted risk is a different number here
     assert abs(float(ob.supervised_risk(t(phi), J, bias=bias)) - got) > 1e-3
+
+
+# ------------------------------------------------------------------ VICReg invariance convention
+
+def test_vicreg_invariance_mean_is_inv_coeff_over_d(ctx):
+    """'mean' (Bardes et al.'s reference code, F.mse_loss) equals 'sum' with inv_coeff / d."""
+    J, s, mu, nu = ctx
+    rng = np.random.default_rng(5)
+    z = torch.as_tensor(rng.normal(size=(50, 6)))
+    zp = z + 0.3 * torch.as_tensor(rng.normal(size=(50, 6)))
+    mean = ob.vicreg_loss_batch(z, zp, invariance="mean")
+    assert float(mean) == pytest.approx(float(ob.vicreg_loss_batch(z, zp, inv_coeff=25 / 6)),
+                                        rel=1e-14)
+    # the invariance term of the reference implementation: 25 * F.mse_loss(z, z')
+    only_inv = ob.vicreg_loss_batch(z, zp, var_coeff=0.0, cov_coeff=0.0, invariance="mean")
+    assert float(only_inv) == pytest.approx(
+        25 * float(torch.nn.functional.mse_loss(z, zp)), rel=1e-14)
+    assert ob.VICREG_INVARIANCE == ("sum", "mean")
+    psi = t(nu[:, 1:D + 1])
+    assert float(ob.vicreg_loss(psi, J, invariance="mean")) == pytest.approx(
+        float(ob.vicreg_loss(psi, J, inv_coeff=25 / D)), rel=1e-14)
+    assert float(ob.vicreg_loss(psi, J)) == float(ob.vicreg_loss(psi, J, invariance="sum"))
+    with pytest.raises(ValueError, match="invariance must be one of"):
+        ob.vicreg_loss_batch(z, zp, invariance="avg")
+    with pytest.raises(ValueError, match="invariance must be one of"):
+        ob.vicreg_loss(psi, J, invariance="avg")

@@ -170,6 +170,28 @@ def test_train_validation_and_nonfinite():
         tr.train(enc, lambda e, _: e().sum(), None, 5, schedule="step", progress=False)
     with pytest.raises(FloatingPointError, match="non-finite"):
         tr.train(enc, lambda e, _: e().sum() / 0.0, None, 5, progress=False)
+    with pytest.raises(ValueError, match="device must be"):
+        tr.train(enc, lambda e, _: e().sum(), None, 1, progress=False, device="tpu")
+
+
+def test_train_device_argument_and_check_device():
+    assert tr.check_device("cpu") == torch.device("cpu")
+    assert tr.check_device(torch.device("cpu")).type == "cpu"
+    with pytest.raises(ValueError, match="device must be"):
+        tr.check_device("not a device")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            tr.check_device("cuda")
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(32, 3)))
+    factory = lambda: en.MLP(3, 8, 2, 2).double()  # noqa: E731
+
+    def loss(enc, data):
+        return ob.vicreg_loss_batch(enc(data), enc(data + 0.1 * torch.randn_like(data)))
+
+    a = tr.train(factory, loss, x, 4, lr=1e-2, seed=1, progress=False, device="cpu")
+    b = tr.train(factory, loss, x, 4, lr=1e-2, seed=1, progress=False)
+    np.testing.assert_array_equal(a.loss, b.loss)           # CPU is the reference device
+    assert next(a.encoder.parameters()).device.type == "cpu"
 
 
 # -------------------------------------------------------------------------------- encoders

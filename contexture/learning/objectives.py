@@ -27,6 +27,7 @@ import torch
 
 from contexture.base.checks import (
     as_numpy,
+    check_choice,
     check_float,
     check_int,
     check_matrix,
@@ -34,6 +35,7 @@ from contexture.base.checks import (
 )
 
 __all__ = [
+    "VICREG_INVARIANCE",
     "balanced_risk",
     "dae_risk",
     "dae_risk_batch",
@@ -425,6 +427,15 @@ def _vicreg_terms(C: torch.Tensor, gamma: float, eps: float) -> tuple[torch.Tens
     return var, (off * off).sum() / d
 
 
+VICREG_INVARIANCE = ("sum", "mean")
+"""Conventions of the VICReg invariance term: summed or averaged over the output dimensions."""
+
+
+def _invariance_divisor(invariance: str, d: int) -> float:
+    check_choice("invariance", invariance, list(VICREG_INVARIANCE))
+    return float(d) if invariance == "mean" else 1.0
+
+
 def _vicreg_args(inv_coeff: float, var_coeff: float, cov_coeff: float, gamma: float,
                  eps: float) -> tuple[float, float, float, float, float]:
     return (check_float("inv_coeff", inv_coeff, lo=0.0),
@@ -435,18 +446,24 @@ def _vicreg_args(inv_coeff: float, var_coeff: float, cov_coeff: float, gamma: fl
 
 
 def vicreg_loss(psi: torch.Tensor, J: Any, *, inv_coeff: float = 25.0, var_coeff: float = 25.0,
-                cov_coeff: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
+                cov_coeff: float = 1.0, gamma: float = 1.0, eps: float = 1e-4,
+                invariance: str = "sum") -> torch.Tensor:
     """Population VICReg loss (Bardes et al. 2022), the surrogate of ``L_N`` of Sec. 3.2.
 
     ``inv_coeff * E||Psi(A) - Psi(A+)||^2 + var_coeff * [v + v'] + cov_coeff * [c + c']`` with
     ``v = (1/d) sum_j max(0, gamma - sqrt(Var[psi_j] + eps))`` and
     ``c = (1/d) sum_{i != j} Cov[psi_i, psi_j]^2`` under ``P_A``; both views have marginal
     ``P_A``, so ``v = v'`` and ``c = c'``. Defaults are Bardes et al.'s (25, 25, 1, 1, 1e-4).
+    ``invariance`` is the convention of the invariance term (see :func:`vicreg_loss_batch`):
+    ``"sum"`` (default) sums the squared distance over the ``d`` output dimensions, ``"mean"``
+    averages it over them (Bardes et al.'s reference implementation), i.e. ``inv_coeff / d``.
     At a feasible point of ``L_N`` (``Cov = I``) the penalties vanish and the loss is
-    ``inv_coeff * L_N``. Sec. 3.2 / Theorem 10. Chapter ``ch03_self_supervised``.
+    ``inv_coeff * L_N`` (``"sum"``). Sec. 3.2 / Theorem 10. Chapters ``ch03_self_supervised``
+    and ``ch12_model_size``.
     """
     F, T, px, pa = _psi_context(psi, J)
     ci, cv, cc, gamma, eps = _vicreg_args(inv_coeff, var_coeff, cov_coeff, gamma, eps)
+    ci = ci / _invariance_divisor(invariance, F.shape[1])
     phi = T @ F
     inv = 2.0 * (pa[:, None] * F * F).sum() - 2.0 * (px[:, None] * phi * phi).sum()
     Fc = F - pa @ F
@@ -456,20 +473,31 @@ def vicreg_loss(psi: torch.Tensor, J: Any, *, inv_coeff: float = 25.0, var_coeff
 
 def vicreg_loss_batch(z: torch.Tensor, z_pos: torch.Tensor, *, inv_coeff: float = 25.0,
                       var_coeff: float = 25.0, cov_coeff: float = 1.0, gamma: float = 1.0,
-                      eps: float = 1e-4) -> torch.Tensor:
+                      eps: float = 1e-4, invariance: str = "sum") -> torch.Tensor:
     """VICReg on a batch of positive pairs, as defined in Bardes et al. (2022), Eqs. (1)-(6).
 
     ``inv_coeff * s(Z, Z') + var_coeff * [v(Z) + v(Z')] + cov_coeff * [c(Z) + c(Z')]`` with
-    ``s = (1/n) sum_i ||z_i - z'_i||^2``, ``v(Z) = (1/d) sum_j max(0, gamma - sqrt(Var(z^j)+eps))``
-    and ``c(Z) = (1/d) sum_{i != j} C(Z)_{ij}^2`` (unbiased variance and covariance, ``n - 1``).
-    The official code averages the invariance over ``d`` too and halves the variance term: use
-    ``inv_coeff / d`` and ``var_coeff / 2`` to match it. Surrogate of ``L_N`` (Sec. 3.2; the
-    experiments of Sec. 4.2 and App. D train with it).
+    ``v(Z) = (1/d) sum_j max(0, gamma - sqrt(Var(z^j)+eps))`` and
+    ``c(Z) = (1/d) sum_{i != j} C(Z)_{ij}^2`` (unbiased variance and covariance, ``n - 1``).
+    The invariance ``s`` follows the convention ``invariance``:
+
+    * ``"sum"`` (default; as written in Bardes et al.'s paper): ``s = (1/n) sum_i
+      ||z_i - z'_i||^2``, summed over the ``d`` output dimensions;
+    * ``"mean"`` (Bardes et al.'s reference implementation, ``F.mse_loss``): the same divided by
+      ``d``, i.e. ``inv_coeff / d`` with ``"sum"``.
+
+    With ``d`` large (e.g. the ``d1 = 512`` outputs of Fig. 1) the summed invariance outweighs
+    the per-dimension-averaged variance and covariance penalties ``d``-fold, which favours
+    collapsed output dimensions (chapter ``ch12_model_size`` measures it). The official code
+    also halves the variance term: use ``var_coeff / 2`` to match it fully. Surrogate of
+    ``L_N`` (Sec. 3.2; the experiments of Sec. 4.2 and App. D train with it). Chapters
+    ``ch03_self_supervised`` and ``ch12_model_size``.
     """
     a = _check_table("z", z, min_rows=2)
     b = _check_table("z_pos", z_pos, min_rows=2)
     _same_shape("z", a, "z_pos", b)
     ci, cv, cc, gamma, eps = _vicreg_args(inv_coeff, var_coeff, cov_coeff, gamma, eps)
+    ci = ci / _invariance_divisor(invariance, a.shape[1])
     inv = ((a - b) ** 2).sum(1).mean()
     total = inv.new_zeros(())
     n = a.shape[0]

@@ -17,7 +17,27 @@ from contexture.base.checks import as_numpy, check_choice, check_float, check_in
 from contexture.base.linalg import column_signs
 from contexture.base.seeding import seed_everything
 
-__all__ = ["PosthocReduction", "TrainHistory", "posthoc_reduce", "train"]
+__all__ = ["PosthocReduction", "TrainHistory", "check_device", "posthoc_reduce", "train"]
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, checked to be usable here, else ``ValueError``.
+
+    Accepts ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or a :class:`torch.device`; a CUDA device
+    is refused with a clear message when torch sees no GPU (e.g. the CPU-only build). Used by
+    :func:`train` and the chapters' ``device`` parameter (CPU is the reference device).
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', "
+                         f"got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but torch sees no CUDA GPU here "
+                         f"(torch {torch.__version__}); use device='cpu'")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    return dev
 
 
 @dataclass
@@ -40,7 +60,8 @@ def train(encoder: nn.Module | Callable[[], nn.Module],
           loss_fn: Callable[[nn.Module, Any], torch.Tensor], data: Any, steps: int,
           lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0, progress: bool = True, *,
           schedule: str = "constant", callback: Callable[[nn.Module, int], dict[str, float]]
-          | None = None, callback_every: int = 0, desc: str = "train") -> TrainHistory:
+          | None = None, callback_every: int = 0, desc: str = "train",
+          device: str | torch.device | None = None) -> TrainHistory:
     """Full-batch AdamW on ``loss_fn(encoder, data)`` for ``steps`` steps.
 
     The paper trains its encoders with full-batch AdamW for a fixed number of steps (Sec. 4.2,
@@ -52,9 +73,12 @@ def train(encoder: nn.Module | Callable[[], nn.Module],
     ``schedule`` is ``"constant"`` or ``"cosine"`` (decay from ``lr`` to 0 over ``steps``).
     ``callback(encoder, k)`` (``k`` = number of updates done) runs in ``torch.no_grad()`` at
     ``k = 0, callback_every, 2 callback_every, ...`` (if ``callback_every > 0``) and always at
-    ``k = steps``; its dicts are stored in ``records``. Raises
-    ``FloatingPointError`` if the loss becomes non-finite. Chapters ``ch03_self_supervised``,
-    ``ch04_manifold`` and ``ch06_scaling``.
+    ``k = steps``; its dicts are stored in ``records``. ``device`` (e.g. ``"cpu"``,
+    ``"cuda"``; default: leave the encoder where it is) moves the encoder there before the
+    optimiser is built; ``loss_fn`` must put its tensors on the same device. CPU is the
+    reference device: the same seed gives the same run on CPU, while GPU kernels may differ in
+    rounding. Raises ``FloatingPointError`` if the loss becomes non-finite. Chapters
+    ``ch03_self_supervised``, ``ch04_manifold``, ``ch06_scaling`` and ``ch12_model_size``.
     """
     steps = check_int("steps", steps, lo=0)
     lr = check_float("lr", lr, lo=0.0, lo_open=True)
@@ -73,6 +97,8 @@ def train(encoder: nn.Module | Callable[[], nn.Module],
         if not isinstance(encoder, nn.Module):
             raise TypeError(f"the encoder factory must return an nn.Module, "
                             f"got {type(encoder).__name__}")
+    if device is not None:
+        encoder = encoder.to(check_device(device))
     params = [p for p in encoder.parameters() if p.requires_grad]
     if not params:
         raise ValueError("encoder has no trainable parameters")

@@ -8,7 +8,9 @@ r"""Alignment between two representations (Sec. 4.2, Fig. 1).
   :math:`L^2(P_{\mathcal X})`, used to compare learned spans with the top-:math:`d` singular
   functions (Definition 5);
 * :func:`span_alignment` -- the mean squared cosine of those angles over the target dimension,
-  which penalises collapsed encoders.
+  which penalises collapsed encoders;
+* :func:`effective_rank` -- the entropy effective rank of a representation's covariance
+  (Roy and Vetterli 2007), a measure of dimensional collapse (App. E).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from contexture.base.validate import check_rtol, check_weights, orthonormal_basi
 __all__ = [
     "canonical_correlations",
     "cca_alignment",
+    "effective_rank",
     "mutual_knn_alignment",
     "principal_angles",
     "span_alignment",
@@ -228,3 +231,35 @@ def subspace_distance(
     if kind == "projection_fro":
         return float(np.sqrt(abs(ru - rv) + 2.0 * np.sum(sines**2)))
     return float(sines.max())
+
+
+def effective_rank(A: Any, weights: Any = None) -> float:
+    r"""Entropy effective rank of :math:`\mathrm{Cov}[A]` (Roy and Vetterli 2007).
+
+    ``A`` is a table (rows = samples, columns = output dimensions); ``weights`` are sample
+    weights (uniform if ``None``; normalised internally). With the eigenvalues
+    :math:`\lambda_i\ge0` of the weighted covariance and :math:`p_i=\lambda_i/\sum_j\lambda_j`,
+    returns :math:`\exp(-\sum_ip_i\log p_i)`, which lies in ``[1, number of columns]``: it
+    equals ``r`` when the covariance has ``r`` equal nonzero eigenvalues and the rest zero, and
+    stays near 1 when one direction carries almost all the variance. It is the measure of
+    "dimensional collapse" for the ``d1 = 512`` outputs of the Fig. 1 experiment (App. E), read
+    before the App. D reduction. Chapter ``ch12_model_size``.
+
+    Raises
+    ------
+    ValueError
+        for fewer than 2 rows, non-finite entries or a table with zero variance.
+    """
+    a = check_table("A", A)
+    n = a.shape[0]
+    if n < 2:
+        raise ValueError(f"A needs at least 2 rows (samples), got {n}")
+    w = np.full(n, 1.0 / n) if weights is None else check_weights("weights", weights, n)
+    ac = a - w @ a
+    lam = np.clip(np.linalg.eigvalsh(ac.T @ (w[:, None] * ac)), 0.0, None)
+    total = float(lam.sum())
+    if not total > 0.0:
+        raise ValueError("A has zero variance (every column is constant), so its effective rank "
+                         "is undefined")
+    p = lam[lam > 0.0] / total
+    return float(np.clip(np.exp(-np.sum(p * np.log(p))), 1.0, a.shape[1]))
