@@ -229,6 +229,14 @@ def results_markdown(chapters: list[ChapterResults], book_dir: Path, profile: st
 
 # ----------------------------------------------------------------------------- ledger
 
+def _table_cell(text: str) -> str:
+    """Text for a Markdown table cell: a ``|`` inside ``$…$`` math becomes ``\\vert{}``, one
+    outside it is escaped, so that neither splits the cell."""
+    parts = str(text).split("$")
+    return "$".join(part.replace("|", r"\vert{}") if i % 2 else part.replace("|", r"\|")
+                    for i, part in enumerate(parts))
+
+
 def claims_markdown(claims: list[dict[str, Any]], chapters: list[ChapterResults],
                     book_dir: Path, present: set[str]) -> str:
     """The body of the claims ledger page: one row per claim of ``book/claims.yaml``.
@@ -258,8 +266,8 @@ def claims_markdown(claims: list[dict[str, Any]], chapters: list[ChapterResults]
         tests = ", ".join(f"`{t.split('::')[-1]}`" for t in claim.get("tests") or []) or "–"
         status = claim["status"]
         note = claim.get("note")
-        status_cell = f"**{status}**" + (f": {note}" if note else "")
-        label = f"{name}: {title}" if title else name
+        status_cell = f"**{status}**" + (f": {_table_cell(note)}" if note else "")
+        label = _table_cell(f"{name}: {title}" if title else name)
         lines.append(f"| {label} | {section} | {', '.join(checks) or '–'} | {tests} | "
                      f"{status_cell} |")
     return "\n".join([*lines, "", ":::"]) + "\n"

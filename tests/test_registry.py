@@ -198,3 +198,10 @@ def test_receipt_hashes_figures_and_tables(tmp_path):
     assert list(table_hashes(nb)) == ["cell1"]
     assert r["tables"]["cell1"] == hashlib.sha256(
         b"<table><tr><td>1</td></tr></table>").hexdigest()
+
+
+def test_table_cells_keep_pipes_inside_math_and_text_from_splitting_the_row():
+    from bookbuild.pages import _table_cell
+
+    assert _table_cell(r"with $|\mu_i|\le c$ and a|b") == (
+        r"with $\vert{}\mu_i\vert{}\le c$ and a\|b")
