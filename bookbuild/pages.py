@@ -56,22 +56,22 @@ class PageError(ValueError):
 
 # ----------------------------------------------------------------------------- data files
 
+def _load_list(book_dir: Path, name: str, key: str) -> list[dict[str, Any]]:
+    data = yaml.safe_load((book_dir / name).read_text(encoding="utf-8")) or {}
+    entries = data.get(key)
+    if not isinstance(entries, list):
+        raise PageError(f"book/{name}: expected a top-level {key!r} list")
+    return entries
+
+
 def load_claims(book_dir: Path) -> list[dict[str, Any]]:
     """The claims of ``book/claims.yaml`` (a list of mappings; see that file's header)."""
-    data = yaml.safe_load((book_dir / "claims.yaml").read_text(encoding="utf-8")) or {}
-    claims = data.get("claims")
-    if not isinstance(claims, list):
-        raise PageError("book/claims.yaml: expected a top-level 'claims' list")
-    return claims
+    return _load_list(book_dir, "claims.yaml", "claims")
 
 
 def load_errata(book_dir: Path) -> list[dict[str, Any]]:
     """The entries of ``book/errata.yaml``."""
-    data = yaml.safe_load((book_dir / "errata.yaml").read_text(encoding="utf-8")) or {}
-    errata = data.get("errata")
-    if not isinstance(errata, list):
-        raise PageError("book/errata.yaml: expected a top-level 'errata' list")
-    return errata
+    return _load_list(book_dir, "errata.yaml", "errata")
 
 
 def label_role(book_dir: Path, section: str) -> tuple[str, str, str]:

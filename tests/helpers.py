@@ -76,3 +76,14 @@ def graph_T(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def t(x: np.ndarray) -> torch.Tensor:
     """A float64 torch tensor of ``x``."""
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)
+
+
+def tau_curve(s: np.ndarray, d0: int) -> np.ndarray:
+    """Eq. (4) written out directly: tau_d for d = 1..d0, beta = 1 (s: nontrivial singular
+    values, at least d0 + 1 of them); an independent oracle for the library's tau."""
+    out = []
+    for d in range(1, d0 + 1):
+        nxt = s[d] ** 2
+        first = np.inf if nxt >= 1.0 else 1.0 / (1.0 - nxt)
+        out.append(first + sum(v * v for v in s[:d]) / sum(v * v for v in s[:d0]))
+    return np.array(out)

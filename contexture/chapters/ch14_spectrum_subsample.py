@@ -231,19 +231,24 @@ def ritz_eigenvalues(phi: Any, context: KNNContext, rows: np.ndarray | None = No
                           ridge=ridge).eigenvalues
 
 
+def _top_pair(lam: Any, s2: Any, d0: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``d0`` estimated and exact eigenvalues, checked to be 1-d with enough values."""
+    a = check_matrix("lam", lam, ndim=1)
+    b = check_matrix("s2", s2, ndim=1)
+    if a.size < d0 or b.size < d0:
+        raise ValueError(f"lam and s2 must hold at least d0 = {d0} values, got {a.size} and "
+                         f"{b.size}")
+    return a[:d0], b[:d0]
+
+
 def spectrum_error(lam: Any, s2: Any, d0: int) -> float:
     r"""The error of Table 2: :math:`\frac1{d_0}\sum_{i\le d_0}|\hat\lambda_i-s_i^2|` (App. D).
 
     ``lam`` and ``s2`` are descending (nontrivial) eigenvalues, at least ``d0`` of each.
     Chapter ``ch14_spectrum_subsample``.
     """
-    a = check_matrix("lam", lam, ndim=1)
-    b = check_matrix("s2", s2, ndim=1)
-    d0 = check_int("d0", d0, lo=1)
-    if a.size < d0 or b.size < d0:
-        raise ValueError(f"lam and s2 must hold at least d0 = {d0} values, got {a.size} and "
-                         f"{b.size}")
-    return float(np.mean(np.abs(a[:d0] - b[:d0])))
+    a, b = _top_pair(lam, s2, check_int("d0", d0, lo=1))
+    return float(np.mean(np.abs(a - b)))
 
 
 def vicreg_inv_coeff(out_dim: int, invariance: str = "mean") -> float:
@@ -594,13 +599,7 @@ def decay_summary(lam: Any, s2: Any, d0: int) -> DecaySummary:
     ValueError
         when fewer than ``d0`` values are given, ``d0 < 10`` or the truth has a zero among them.
     """
-    d0 = check_int("d0", d0, lo=10)
-    a = check_matrix("lam", lam, ndim=1)
-    b = check_matrix("s2", s2, ndim=1)
-    if a.size < d0 or b.size < d0:
-        raise ValueError(f"lam and s2 must hold at least d0 = {d0} values, got {a.size} and "
-                         f"{b.size}")
-    a, b = a[:d0], b[:d0]
+    a, b = _top_pair(lam, s2, check_int("d0", d0, lo=10))
     if np.any(b <= 0):
         raise ValueError("s2 must be positive for i <= d0 (the ratio lam_i / s_i^2)")
     r = a / b

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import tau_curve
 from scipy.stats import spearmanr
 
 from contexture.chapters.ch09_tau_abalone import (
@@ -64,14 +65,6 @@ def test_build_declares_one_cell_per_k() -> None:
         build(dict(params, ks=[5, 5]))
 
 
-def _tau_curve(s: np.ndarray, d0: int) -> np.ndarray:
-    """Eq. (4) written out directly: tau_d for d = 1..d0, beta = 1."""
-    out = []
-    for d in range(1, d0 + 1):
-        nxt = s[d] ** 2
-        first = np.inf if nxt >= 1.0 else 1.0 / (1.0 - nxt)
-        out.append(first + sum(v * v for v in s[:d]) / sum(v * v for v in s[:d0]))
-    return np.array(out)
 
 
 @pytest.mark.parametrize("k", [4, 40])
@@ -91,7 +84,7 @@ def test_cell_matches_natural_implementation_and_independent_tau(k) -> None:
     np.testing.assert_allclose(rec["err"][gap], ref["err"][0][gap], atol=1e-8)
     assert rec["err"][0] == pytest.approx(ref["err"][0][0], abs=1e-12)
     # tau from the singular values, written out independently
-    curve = _tau_curve(rec["s"], d0)
+    curve = tau_curve(rec["s"], d0)
     np.testing.assert_allclose(rec["tau_curve"], curve, rtol=1e-12)
     assert rec["tau"] == pytest.approx(curve.min(), rel=1e-12)
     assert rec["tau_d_star"] == int(np.argmin(curve)) + 1

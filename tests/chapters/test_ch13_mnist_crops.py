@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import tau_curve
 
 from contexture.chapters.ch13_mnist_crops import (
     CLASSIC_FC,
@@ -203,14 +204,6 @@ def test_embed_views_shapes_and_seed() -> None:
 # ---- the sweep and its cell ------------------------------------------------------------------
 
 
-def _tau_curve(s: np.ndarray, d0: int) -> np.ndarray:
-    """Eq. (4) written out: tau_d for d = 1..d0, beta = 1 (s: nontrivial singular values)."""
-    out = []
-    for d in range(1, d0 + 1):
-        nxt = s[d] ** 2
-        first = np.inf if nxt >= 1.0 else 1.0 / (1.0 - nxt)
-        out.append(first + sum(v * v for v in s[:d]) / sum(v * v for v in s[:d0]))
-    return np.array(out)
 
 
 def test_cell_is_consistent_and_deterministic() -> None:
@@ -222,7 +215,7 @@ def test_cell_is_consistent_and_deterministic() -> None:
     assert np.all(np.diff(rec["eigenvalues"]) <= 0)
     s2 = np.clip(rec["eigenvalues"], 0, 1)
     np.testing.assert_allclose(rec["s"] ** 2, s2, atol=1e-15)
-    np.testing.assert_allclose(rec["tau_curve"], _tau_curve(rec["s"], d0), rtol=1e-12)
+    np.testing.assert_allclose(rec["tau_curve"], tau_curve(rec["s"], d0), rtol=1e-12)
     assert rec["tau"] == pytest.approx(rec["tau_curve"].min(), rel=1e-12)
     assert rec["d_star"] == int(np.argmin(rec["err"][1:])) + 1
     # App. D in sample: the Rayleigh quotients of the reduced functions are the eigenvalues of
